@@ -1,0 +1,79 @@
+"""Every setting batchcook reads, in one place.
+
+Each field maps to one environment variable (documented in the README's Configuration
+table). Nothing else in the package reads ``os.environ``: code takes a ``Settings`` so tests
+and library users can pass their own.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["batch", "flex", "standard"]
+ImageFormat = Literal["png", "jpeg", "webp"]
+ImageQuality = Literal["low", "medium", "high", "auto"]
+
+
+class Settings(BaseSettings):
+    """Configuration from the environment (and an optional ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- OpenAI -----------------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+
+    # --- Generation -------------------------------------------------------------------
+    mode: Mode = Field(default="batch", validation_alias=AliasChoices("BATCHCOOK_MODE", "mode"))
+    text_model: str = Field(
+        default="gpt-5.6-luna", validation_alias=AliasChoices("BATCHCOOK_TEXT_MODEL", "text_model")
+    )
+    image_model: str = Field(
+        default="gpt-image-2", validation_alias=AliasChoices("BATCHCOOK_IMAGE_MODEL", "image_model")
+    )
+    image_size: str = Field(
+        default="1536x1024", validation_alias=AliasChoices("BATCHCOOK_IMAGE_SIZE", "image_size")
+    )
+    image_quality: ImageQuality = Field(
+        default="medium", validation_alias=AliasChoices("BATCHCOOK_IMAGE_QUALITY", "image_quality")
+    )
+    image_format: ImageFormat = Field(
+        default="jpeg", validation_alias=AliasChoices("BATCHCOOK_IMAGE_FORMAT", "image_format")
+    )
+    image_compression: int = Field(
+        default=80,
+        ge=0,
+        le=100,
+        validation_alias=AliasChoices("BATCHCOOK_IMAGE_COMPRESSION", "image_compression"),
+    )
+    poll_interval: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_POLL_INTERVAL", "poll_interval"),
+    )
+    poll_timeout: float = Field(
+        default=300.0, gt=0, validation_alias=AliasChoices("BATCHCOOK_POLL_TIMEOUT", "poll_timeout")
+    )
+    catalog_path: Path | None = Field(
+        default=None, validation_alias=AliasChoices("BATCHCOOK_CATALOG", "catalog_path")
+    )
+
+    # --- Storage ----------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("data"), validation_alias=AliasChoices("BATCHCOOK_DATA_DIR", "data_dir")
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Talking to OpenAI: catalog of models and prices, request builders, batch toolkit."""

@@ -1,0 +1,1 @@
+"""The recipe domain: pure data and text, no I/O."""
