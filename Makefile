@@ -19,8 +19,8 @@ test: $(BIN)/.installed lint
 	$(BIN)/pytest
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff format --check src tests bench scripts
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests scripts $(wildcard bench)
+	$(BIN)/ruff check src tests scripts $(wildcard bench)
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed

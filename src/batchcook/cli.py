@@ -17,3 +17,40 @@ app.add_typer(emulate, name="emulate")
 def version() -> None:
     """Print the installed version."""
     typer.echo(__version__)
+
+
+@emulate.command("openai")
+def emulate_openai(
+    port: int = typer.Option(8787, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
+    manual_clock: bool = typer.Option(
+        False, help="Freeze time; move it with POST /_emulator/clock {'seconds': N}."
+    ),
+    phase_seconds: float = typer.Option(
+        2.0, help="Seconds each batch spends validating, in progress and finalizing."
+    ),
+) -> None:
+    """Serve the OpenAI emulator (Files, Batches, Responses, Images) until interrupted."""
+    import uvicorn
+
+    from batchcook.testing.openai_emulator import (
+        BatchPlan,
+        ManualClock,
+        OpenAIEmulator,
+        SystemClock,
+    )
+
+    emu = OpenAIEmulator(clock=ManualClock() if manual_clock else SystemClock())
+    emu.faults.default_batch = BatchPlan(
+        validating=phase_seconds, in_progress=phase_seconds, finalizing=phase_seconds
+    )
+    typer.echo(f"OpenAI emulator on http://{host}:{port}/v1 (any bearer key is accepted)")
+    uvicorn.run(emu.app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo() -> None:
+    """Run the main job end to end against the emulated OpenAI API, printing each step."""
+    from batchcook.demo import run_demo
+
+    raise typer.Exit(run_demo())

@@ -1,0 +1,68 @@
+"""An emulator of the OpenAI API surface batchcook uses: Files, Batches, Responses, Images.
+
+emu = OpenAIEmulator()                       # manual clock, instant batches
+with serve(emu.app) as url:
+    client = AsyncOpenAI(api_key="test", base_url=f"{url}/v1")
+    ...
+    emu.clock.advance(3600)                   # move batches along without sleeping
+    emu.faults.http(status=429, path="/v1/batches", retry_after=0.01)
+    emu.faults.next_batch(BatchPlan(force="expired"))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+
+from batchcook.generation.catalog import Catalog, load_catalog
+from batchcook.testing.openai_emulator.app import build_app
+from batchcook.testing.openai_emulator.clock import Clock, ManualClock, SystemClock
+from batchcook.testing.openai_emulator.errors import APIError
+from batchcook.testing.openai_emulator.faults import BatchPlan, FaultPlan, HTTPFault
+from batchcook.testing.openai_emulator.state import EmulatorState
+
+__all__ = [
+    "APIError",
+    "BatchPlan",
+    "Clock",
+    "FaultPlan",
+    "HTTPFault",
+    "ManualClock",
+    "OpenAIEmulator",
+    "SystemClock",
+]
+
+
+@dataclass
+class OpenAIEmulator:
+    """One emulated OpenAI account: its files, batches, clock and fault plan."""
+
+    catalog: Catalog = field(default_factory=load_catalog)
+    clock: Clock = field(default_factory=ManualClock)
+    api_keys: set[str] | None = None
+    max_batch_file_bytes: int = 200 * 1024 * 1024
+    max_batch_lines: int = 50_000
+
+    def __post_init__(self) -> None:
+        self.faults = FaultPlan()
+        self.state = EmulatorState(
+            self.catalog,
+            self.clock,
+            self.faults,
+            max_batch_file_bytes=self.max_batch_file_bytes,
+            max_batch_lines=self.max_batch_lines,
+        )
+        self.app: Starlette = build_app(self.state, self.api_keys)
+
+    def advance(self, seconds: float) -> None:
+        """Move a manual clock forward (batches progress on their next read)."""
+        advance = getattr(self.clock, "advance", None)
+        if advance is None:
+            raise TypeError("this emulator runs on the system clock")
+        advance(seconds)
+
+    @property
+    def calls(self) -> dict[str, int]:
+        """Requests served per path: what benchmarks and cost tests count."""
+        return self.state.calls

@@ -1,0 +1,265 @@
+"""What the emulated models "generate": deterministic from the request, valid by construction.
+
+The recipe text is JSON built from the requested strict schema (so it validates), seeded by a
+hash of the input so the same request gives the same answer. Images are real encoded images
+of the requested size and format. Token counts follow the real shapes: about four characters
+a token for text, the published per-image token table for images.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import math
+import random
+import time
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from batchcook.generation.catalog import ModelInfo
+from batchcook.testing.openai_emulator.validation import image_dimensions
+
+REASONING_TOKENS = {"none": 0, "minimal": 0, "low": 64, "medium": 256, "high": 1024, "xhigh": 2048}
+# Output tokens per image (image guide table for the GPT image models; used for gpt-image-2 too).
+IMAGE_TOKENS = {
+    ("low", 1024 * 1024): 272,
+    ("medium", 1024 * 1024): 1056,
+    ("high", 1024 * 1024): 4160,
+    ("low", 1536 * 1024): 400,
+    ("medium", 1536 * 1024): 1568,
+    ("high", 1536 * 1024): 6208,
+}
+
+
+def tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _seed(*parts: Any) -> random.Random:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _input_text(body: dict[str, Any]) -> str:
+    """The user-visible text of a Responses ``input`` (string or message list)."""
+    value = body.get("input", "")
+    if isinstance(value, str):
+        return value
+    out: list[str] = []
+    for item in value if isinstance(value, list) else []:
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, str):
+            out.append(content)
+        elif isinstance(content, list):
+            out.extend(str(c.get("text", "")) for c in content if isinstance(c, dict))
+    return "\n".join(out)
+
+
+class _Instance:
+    """Builds a JSON value that validates against a (strict) JSON schema."""
+
+    def __init__(self, root: dict[str, Any], rng: random.Random, topic: str) -> None:
+        self.root = root
+        self.rng = rng
+        self.topic = " ".join(topic.split()[:8]) or "dish"
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        seen = 0
+        while "$ref" in node and seen < 32:
+            path = node["$ref"].lstrip("#/").split("/")
+            target: Any = self.root
+            for part in path:
+                target = target[part]
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            seen += 1
+        return node
+
+    def value(self, node: dict[str, Any], key: str = "value") -> Any:
+        node = self.resolve(node)
+        if "const" in node:
+            return node["const"]
+        if "enum" in node:
+            choices = [c for c in node["enum"] if c is not None] or [None]
+            return self.rng.choice(choices)
+        for combo in ("anyOf", "oneOf"):
+            if combo in node:
+                options = [o for o in node[combo] if self.resolve(o).get("type") != "null"]
+                return self.value(options[0] if options else node[combo][0], key)
+        if "allOf" in node:
+            merged: dict[str, Any] = {}
+            for part in node["allOf"]:
+                merged.update(self.resolve(part))
+            return self.value(merged, key)
+        kind = node.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "null")
+        if kind == "object" or "properties" in node:
+            return {k: self.value(v, k) for k, v in node.get("properties", {}).items()}
+        if kind == "array":
+            low = max(int(node.get("minItems", 2)), 0)
+            high = max(int(node.get("maxItems", 4)), low)
+            return [
+                self.value(node.get("items", {}), key) for _ in range(self.rng.randint(low, high))
+            ]
+        if kind == "integer":
+            return self.rng.randint(int(node.get("minimum", 5)), int(node.get("maximum", 60)))
+        if kind == "number":
+            return round(self.rng.uniform(node.get("minimum", 1), node.get("maximum", 100)), 1)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        if kind == "null":
+            return None
+        words = key.replace("_", " ")
+        return f"{words.capitalize()} for {self.topic} #{self.rng.randint(1, 999)}"
+
+
+def structured_text(schema: dict[str, Any], seed_text: str) -> str:
+    rng = _seed(schema, seed_text)
+    return json.dumps(_Instance(schema, rng, seed_text).value(schema), ensure_ascii=False)
+
+
+def response_body(body: dict[str, Any], info: ModelInfo, *, refuse: bool = False) -> dict[str, Any]:
+    """A ``Response`` object for a validated ``/v1/responses`` request."""
+    user_text = _input_text(body)
+    fmt = (body.get("text") or {}).get("format") or {"type": "text"}
+    if fmt.get("type") == "json_schema":
+        text = structured_text(fmt.get("schema", {}), user_text)
+    elif fmt.get("type") == "json_object":
+        text = json.dumps({"answer": user_text[:200]})
+    else:
+        text = f"Here is a clear, concise answer about: {user_text[:200]}"
+    effort = ((body.get("reasoning") or {}).get("effort")) or "medium"
+    reasoning = REASONING_TOKENS.get(effort, 256) if info.reasoning else 0
+    input_tokens = tokens(str(body.get("instructions") or "") + user_text + json.dumps(fmt))
+    output_tokens = tokens(text) + reasoning
+    status, incomplete = "completed", None
+    limit = body.get("max_output_tokens")
+    if limit is not None and output_tokens > limit:
+        # Like the real API: the answer is cut where the budget ran out.
+        status, incomplete = "incomplete", {"reason": "max_output_tokens"}
+        keep = max(0, (limit - reasoning) * 4)
+        text = text[:keep]
+        output_tokens = limit
+    now = int(time.time())
+    output: list[dict[str, Any]] = []
+    if info.reasoning:
+        output.append({"id": new_id("rs"), "type": "reasoning", "summary": []})
+    if refuse:
+        content: dict[str, Any] = {
+            "type": "refusal",
+            "refusal": "I'm sorry, but I can't help with that request.",
+        }
+    else:
+        content = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    if text or refuse:
+        output.append(
+            {
+                "id": new_id("msg"),
+                "type": "message",
+                "status": "completed" if status == "completed" else "incomplete",
+                "role": "assistant",
+                "content": [content],
+            }
+        )
+    return {
+        "id": new_id("resp"),
+        "object": "response",
+        "created_at": now,
+        "completed_at": now if status == "completed" else None,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": incomplete,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": limit,
+        "model": info.name,
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": effort if info.reasoning else None, "summary": None},
+        "service_tier": body.get("service_tier") or "default",
+        "store": body.get("store", True),
+        "temperature": 1.0,
+        "text": {"format": fmt},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": reasoning},
+            "total_tokens": input_tokens + output_tokens,
+        },
+        "metadata": body.get("metadata") or {},
+    }
+
+
+@lru_cache(maxsize=64)
+def render_image(prompt: str, width: int, height: int, fmt: str, compression: int) -> bytes:
+    """A real image: a plate on a table, colours from the prompt, in the requested format."""
+    rng = _seed(prompt)
+    table = tuple(rng.randint(60, 200) for _ in range(3))
+    food = tuple(rng.randint(100, 255) for _ in range(3))
+    image = Image.new("RGB", (width, height), table)
+    draw = ImageDraw.Draw(image)
+    cx, cy, r = width // 2, height // 2, min(width, height) // 3
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(245, 245, 240))
+    for _ in range(12):
+        x, y = cx + rng.randint(-r // 2, r // 2), cy + rng.randint(-r // 2, r // 2)
+        s = rng.randint(r // 10, r // 4)
+        draw.ellipse((x - s, y - s, x + s, y + s), fill=food)
+    out = io.BytesIO()
+    if fmt == "png":
+        image.save(out, format="PNG")
+    else:
+        image.save(out, format=fmt.upper(), quality=max(1, compression))
+    return out.getvalue()
+
+
+def image_body(body: dict[str, Any], info: ModelInfo) -> dict[str, Any]:
+    """An ``ImagesResponse`` for a validated ``/v1/images/generations`` request."""
+    prompt = str(body["prompt"])
+    size = body.get("size") or "auto"
+    width, height = image_dimensions(size)
+    fmt = body.get("output_format") or "png"
+    compression = body.get("output_compression")
+    compression = 100 if compression is None else int(compression)
+    quality = body.get("quality") or "auto"
+    billed_quality = "medium" if quality == "auto" else quality
+    n = int(body.get("n") or 1)
+    data = [
+        {
+            "b64_json": base64.b64encode(
+                render_image(f"{prompt}#{i}", width, height, fmt, compression)
+            ).decode()
+        }
+        for i in range(n)
+    ]
+    area = 1024 * 1024 if width == height else 1536 * 1024
+    per_image = IMAGE_TOKENS.get((billed_quality, area), round(1056 * width * height / 1024**2))
+    text_in = tokens(prompt)
+    return {
+        "created": int(time.time()),
+        "data": data,
+        "background": "opaque",
+        "output_format": fmt,
+        "size": f"{width}x{height}",
+        "quality": billed_quality,
+        "usage": {
+            "input_tokens": text_in,
+            "input_tokens_details": {"text_tokens": text_in, "image_tokens": 0},
+            "output_tokens": per_image * n,
+            "total_tokens": text_in + per_image * n,
+        },
+    }

@@ -1,0 +1,33 @@
+"""Shared fixtures: an OpenAI emulator on a loopback port, and official SDK clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from openai import AsyncOpenAI, OpenAI
+
+from batchcook.testing.openai_emulator import OpenAIEmulator
+from batchcook.testing.server import serve
+
+
+@pytest.fixture
+def emu() -> OpenAIEmulator:
+    return OpenAIEmulator()
+
+
+@pytest.fixture
+def emu_url(emu: OpenAIEmulator) -> Iterator[str]:
+    with serve(emu.app) as url:
+        yield url
+
+
+@pytest.fixture
+def client(emu_url: str) -> OpenAI:
+    """The official sync client; retries off so each fault is seen exactly once."""
+    return OpenAI(api_key="sk-test-key", base_url=f"{emu_url}/v1", max_retries=0)
+
+
+@pytest.fixture
+def aclient(emu_url: str) -> AsyncOpenAI:
+    return AsyncOpenAI(api_key="sk-test-key", base_url=f"{emu_url}/v1", max_retries=0)
