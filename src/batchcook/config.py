@@ -63,6 +63,23 @@ class Settings(BaseSettings):
     poll_timeout: float = Field(
         default=300.0, gt=0, validation_alias=AliasChoices("BATCHCOOK_POLL_TIMEOUT", "poll_timeout")
     )
+    max_output_tokens: int = Field(
+        default=16000,
+        ge=16,
+        validation_alias=AliasChoices("BATCHCOOK_MAX_OUTPUT_TOKENS", "max_output_tokens"),
+    )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        default="low",
+        validation_alias=AliasChoices("BATCHCOOK_REASONING_EFFORT", "reasoning_effort"),
+    )
+    flex_image: Literal["batch", "standard"] = Field(
+        default="batch", validation_alias=AliasChoices("BATCHCOOK_FLEX_IMAGE", "flex_image")
+    )
+    openai_max_retries: int = Field(
+        default=5,
+        ge=0,
+        validation_alias=AliasChoices("BATCHCOOK_OPENAI_MAX_RETRIES", "openai_max_retries"),
+    )
     catalog_path: Path | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_CATALOG", "catalog_path")
     )

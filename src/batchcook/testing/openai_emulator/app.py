@@ -83,7 +83,8 @@ def build_app(state: EmulatorState, api_keys: set[str] | None = None) -> Starlet
                         code="invalid_api_key",
                     )
                 )
-            fault = state.faults.take_http(request.method, request.url.path)
+            body = await request.body() if request.method == "POST" else b""
+            fault = state.faults.take_http(request.method, request.url.path, body)
             if fault is not None and fault.kind == "slow":
                 await asyncio.sleep(fault.seconds)
             elif fault is not None and fault.kind == "error":

@@ -26,10 +26,13 @@ class HTTPFault:
     times: int = 1
     retry_after: float = 1.0
     seconds: float = 0.0  # for "slow"
+    body_contains: str | None = None  # only requests whose body holds this text
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and (
-            self.path is None or path.startswith(self.path)
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
+        return (
+            (self.method is None or self.method == method)
+            and (self.path is None or path.startswith(self.path))
+            and (self.body_contains is None or self.body_contains.encode() in body)
         )
 
 
@@ -84,10 +87,10 @@ class FaultPlan:
         with self._lock:
             self._batches.append((endpoint, plan))
 
-    def take_http(self, method: str, path: str) -> HTTPFault | None:
+    def take_http(self, method: str, path: str, body: bytes = b"") -> HTTPFault | None:
         with self._lock:
             for fault in self._http:
-                if fault.times > 0 and fault.matches(method, path):
+                if fault.times > 0 and fault.matches(method, path, body):
                     fault.times -= 1
                     if fault.times == 0:
                         self._http.remove(fault)

@@ -1,0 +1,348 @@
+"""Submit, poll and collect batches through the official async SDK.
+
+Retries of single API calls (429 honouring ``retry-after``, 5xx, connection errors) are the
+SDK's job — it does them with backoff — so the client given here decides how many
+(``max_retries``). This module adds what the SDK cannot know: which batches belong together,
+when to stop waiting, and how to read two result files back into one answer per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import openai
+from openai import AsyncOpenAI
+from openai.types import Batch
+
+from batchcook.generation.batch.jsonl import MAX_BYTES, MAX_LINES, BatchRequest, Chunk, plan_chunks
+from batchcook.generation.batch.results import Failure, Result, Success
+from batchcook.generation.errors import BatchCreationError, BatchTimeoutError
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+LIST_PAGE = 100
+MAX_LIST_PAGES = 10  # past this, older batches are fetched one by one
+_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [openai.APIConnectionError, httpx.TransportError]
+    try:  # the SDK's own transport (openai>=3 ships on httpx2)
+        import httpx2
+
+        errors.append(httpx2.TransportError)
+    except ImportError:  # pragma: no cover - depends on the SDK version
+        pass
+    return tuple(errors)
+
+
+TRANSPORT_ERRORS = _transport_errors()
+
+
+@dataclass(frozen=True)
+class SubmittedBatch:
+    id: str
+    endpoint: str
+    model: str
+    input_file_id: str
+    custom_ids: list[str] = field(default_factory=list)
+
+
+class Recorder(Protocol):
+    """Told about every file and batch the moment it exists, so nothing paid for is lost."""
+
+    def file_uploaded(self, file_id: str, chunk: Chunk) -> None: ...
+
+    def batch_created(self, batch: SubmittedBatch) -> None: ...
+
+
+class NullRecorder:
+    def file_uploaded(self, file_id: str, chunk: Chunk) -> None:
+        pass
+
+    def batch_created(self, batch: SubmittedBatch) -> None:
+        pass
+
+
+class BatchRunner:
+    """The Batch API as one call: ``results = await runner.run(requests)``.
+
+    ``sleep`` and ``clock`` drive polling; tests pass the emulator's clock so "every 10 s
+    for 5 minutes" runs in no wall time.
+    """
+
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        *,
+        poll_interval: float = 10.0,
+        poll_timeout: float = 300.0,
+        recorder: Recorder | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_lines: int = MAX_LINES,
+        max_bytes: int = MAX_BYTES,
+        download_attempts: int = 3,
+    ) -> None:
+        self.client = client
+        self.poll_interval = poll_interval
+        self.poll_timeout = poll_timeout
+        self.recorder = recorder or NullRecorder()
+        self.sleep = sleep
+        self.clock = clock
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+        self.download_attempts = download_attempts
+
+    # --- the whole round trip ------------------------------------------------------------
+
+    async def run(
+        self,
+        requests: Iterable[BatchRequest],
+        metadata: dict[str, str] | None = None,
+        *,
+        cleanup: bool = True,
+    ) -> dict[str, Result]:
+        """Submit, wait, collect; then delete the files (inputs and results) once read."""
+        submitted = await self.submit(requests, metadata)
+        batches = await self.wait([s.id for s in submitted])
+        results = await self.collect(batches.values(), {s.id: s.custom_ids for s in submitted})
+        if cleanup:
+            await self.delete_files(_files_of(submitted, batches.values()))
+        return results
+
+    # --- submit --------------------------------------------------------------------------
+
+    async def submit(
+        self, requests: Iterable[BatchRequest], metadata: dict[str, str] | None = None
+    ) -> list[SubmittedBatch]:
+        """Upload one file per chunk and create the batches concurrently.
+
+        If any creation fails, the batches already created are cancelled (they would cost
+        money for an answer nobody reads) and ``BatchCreationError`` is raised.
+        """
+        chunks = plan_chunks(requests, max_lines=self.max_lines, max_bytes=self.max_bytes)
+        if not chunks:
+            return []
+        outcomes = await asyncio.gather(
+            *(self._submit_one(c, metadata) for c in chunks), return_exceptions=True
+        )
+        created = [o for o in outcomes if isinstance(o, SubmittedBatch)]
+        problems = [o for o in outcomes if isinstance(o, BaseException)]
+        if problems:
+            await self.cancel([b.id for b in created])
+            first = problems[0]
+            if isinstance(first, BatchCreationError):
+                raise first
+            raise BatchCreationError(f"batch creation failed: {first}", first) from first
+        return created
+
+    async def _submit_one(self, chunk: Chunk, metadata: dict[str, str] | None) -> SubmittedBatch:
+        name = f"batchcook-{chunk.model}-{len(chunk.lines)}.jsonl"
+        try:
+            uploaded = await self.client.files.create(file=(name, chunk.data()), purpose="batch")
+        except openai.APIError as err:
+            raise BatchCreationError(
+                f"uploading the {chunk.endpoint} input file failed: {err}", err
+            ) from err
+        self.recorder.file_uploaded(uploaded.id, chunk)
+        try:
+            batch = await self.client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=chunk.endpoint,  # type: ignore[arg-type]
+                completion_window="24h",
+                metadata=metadata,
+            )
+        except openai.APIError as err:
+            raise BatchCreationError(
+                f"creating the {chunk.endpoint} batch failed: {err}", err
+            ) from err
+        submitted = SubmittedBatch(
+            id=batch.id,
+            endpoint=chunk.endpoint,
+            model=chunk.model,
+            input_file_id=uploaded.id,
+            custom_ids=list(chunk.custom_ids),
+        )
+        self.recorder.batch_created(submitted)
+        log.info("created %s (%s, %d requests)", batch.id, chunk.endpoint, len(chunk.lines))
+        return submitted
+
+    # --- poll ----------------------------------------------------------------------------
+
+    async def wait(self, batch_ids: list[str]) -> dict[str, Batch]:
+        """Poll until every batch is terminal, or raise ``BatchTimeoutError`` with their ids."""
+        started = self.clock()
+        latest: dict[str, Batch] = {}
+        while True:
+            pending = [b for b in batch_ids if b not in latest or latest[b].status not in TERMINAL]
+            latest.update(await self.refresh(pending))
+            if all(latest[b].status in TERMINAL for b in batch_ids):
+                return {b: latest[b] for b in batch_ids}
+            waited = self.clock() - started
+            if waited >= self.poll_timeout:
+                statuses: dict[str, str] = {b: latest[b].status for b in batch_ids}
+                raise BatchTimeoutError(
+                    [b for b in batch_ids if latest[b].status not in TERMINAL], statuses, waited
+                )
+            await self.sleep(min(self.poll_interval, self.poll_timeout - waited))
+
+    async def refresh(self, batch_ids: list[str]) -> dict[str, Batch]:
+        """Current state of each batch: one ``GET /v1/batches`` page covers up to 100 of them."""
+        found: dict[str, Batch] = {}
+        if len(batch_ids) > 2:
+            wanted = set(batch_ids)
+            after: str | openai.Omit = openai.omit
+            for _ in range(MAX_LIST_PAGES):
+                page = await self.client.batches.list(limit=LIST_PAGE, after=after)
+                found.update({b.id: b for b in page.data if b.id in wanted})
+                if wanted <= found.keys() or not page.has_more or not page.data:
+                    break
+                after = page.data[-1].id
+        missing = [b for b in batch_ids if b not in found]
+        fetched = await asyncio.gather(*(self.client.batches.retrieve(b) for b in missing))
+        found.update({b.id: b for b in fetched})
+        return found
+
+    # --- collect -------------------------------------------------------------------------
+
+    async def collect(
+        self, batches: Iterable[Batch], expected: dict[str, list[str]] | None = None
+    ) -> dict[str, Result]:
+        """One result per ``custom_id`` from terminal batches, reading output and error files."""
+        results: dict[str, Result] = {}
+        for batch in batches:
+            wanted = (expected or {}).get(batch.id, [])
+            if batch.status == "failed":
+                for custom_id in wanted:
+                    results[custom_id] = _batch_failure(batch, custom_id)
+                continue
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    results.update(await self._read_results(batch, file_id))
+            for custom_id in wanted:
+                if custom_id not in results:
+                    results[custom_id] = Failure(
+                        custom_id,
+                        "expired"
+                        if batch.status == "expired"
+                        else "cancelled"
+                        if batch.status == "cancelled"
+                        else "missing",
+                        None,
+                        f"batch ended {batch.status} with no line for this request",
+                        batch.id,
+                    )
+        return results
+
+    async def _read_results(self, batch: Batch, file_id: str) -> dict[str, Result]:
+        """Stream one result file line by line; a dropped connection restarts the file."""
+        for attempt in range(1, self.download_attempts + 1):
+            results: dict[str, Result] = {}
+            try:
+                async with self.client.files.with_streaming_response.content(file_id) as response:
+                    async for raw in response.iter_lines():
+                        if raw.strip():
+                            result = _parse_line(raw, batch.id)
+                            results[result.custom_id] = result
+                return results
+            except TRANSPORT_ERRORS as err:
+                log.warning(
+                    "download of %s broke (%s), attempt %d/%d",
+                    file_id,
+                    type(err).__name__,
+                    attempt,
+                    self.download_attempts,
+                )
+                if attempt == self.download_attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- housekeeping --------------------------------------------------------------------
+
+    async def cancel(self, batch_ids: Iterable[str]) -> None:
+        """Best effort: a batch that already finished cannot be cancelled, and that is fine."""
+
+        async def one(batch_id: str) -> None:
+            try:
+                await self.client.batches.cancel(batch_id)
+            except openai.APIStatusError as err:
+                log.info("cancel %s: %s", batch_id, err)
+
+        await asyncio.gather(*(one(b) for b in batch_ids))
+
+    async def delete_files(self, file_ids: Iterable[str]) -> None:
+        async def one(file_id: str) -> None:
+            with contextlib.suppress(openai.NotFoundError):
+                await self.client.files.delete(file_id)
+
+        await asyncio.gather(*(one(f) for f in set(file_ids)))
+
+    async def list_batches(self, limit: int = LIST_PAGE) -> AsyncIterator[Batch]:
+        """Every batch on the account, newest first (the API cannot filter: filter here)."""
+        async for batch in self.client.batches.list(limit=limit):
+            yield batch
+
+
+def _files_of(submitted: Iterable[SubmittedBatch], batches: Iterable[Batch]) -> list[str]:
+    ids = [s.input_file_id for s in submitted]
+    for b in batches:
+        ids.extend(f for f in (b.output_file_id, b.error_file_id) if f)
+    return ids
+
+
+def _batch_failure(batch: Batch, custom_id: str) -> Failure:
+    errors = batch.errors.data if batch.errors and batch.errors.data else []
+    message = (
+        "; ".join(f"{e.message}" + (f" (line {e.line})" if e.line else "") for e in errors)
+        or "the batch failed without errors"
+    )
+    return Failure(custom_id, "batch_failed", errors[0].code if errors else None, message, batch.id)
+
+
+def _parse_line(raw: str, batch_id: str) -> Result:
+    try:
+        line: dict[str, Any] = json.loads(raw)
+        custom_id = str(line["custom_id"])
+    except (ValueError, KeyError, TypeError):
+        match = _CUSTOM_ID.search(raw)
+        if match is None:
+            raise ValueError(
+                f"batch {batch_id} returned an unreadable line with no custom_id: {raw[:120]!r}"
+            ) from None
+        return Failure(
+            match.group(1),
+            "malformed",
+            "malformed_output_line",
+            f"output line is not valid JSON: {raw[:120]!r}",
+            batch_id,
+        )
+    error = line.get("error")
+    response = line.get("response") or {}
+    status = response.get("status_code")
+    if error:
+        code = error.get("code")
+        kind = {"batch_expired": "expired", "batch_cancelled": "cancelled"}.get(code, "http_error")
+        return Failure(custom_id, kind, code, error.get("message", ""), batch_id, status)  # type: ignore[arg-type]
+    body = response.get("body") or {}
+    if status == 200:
+        return Success(custom_id, body, batch_id)
+    api_error = body.get("error") or {}
+    return Failure(
+        custom_id,
+        "http_error",
+        api_error.get("code"),
+        api_error.get("message", f"HTTP {status}"),
+        batch_id,
+        status,
+    )
