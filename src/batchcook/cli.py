@@ -49,8 +49,8 @@ def emulate_openai(
 
 
 @app.command()
-def demo() -> None:
+def demo(prompt: str = typer.Argument("make me pasta carbonara", help="What to cook.")) -> None:
     """Run the main job end to end against the emulated OpenAI API, printing each step."""
     from batchcook.demo import run_demo
 
-    raise typer.Exit(run_demo())
+    raise typer.Exit(run_demo(prompt))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openai import AsyncOpenAI
+from openai.types import Batch
 
 from batchcook.config import Settings
 from batchcook.generation.batch import BatchRunner, Chunk, SubmittedBatch
@@ -20,6 +21,9 @@ class ListRecorder:
 
     def batch_created(self, batch: SubmittedBatch) -> None:
         self.events.append(("batch", batch.id))
+
+    def batch_polled(self, batch: Batch) -> None:
+        self.events.append(("poll", batch.status))
 
 
 def emulator_runner(emu: OpenAIEmulator, client: AsyncOpenAI, **kwargs: Any) -> BatchRunner:

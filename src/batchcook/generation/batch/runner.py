@@ -65,12 +65,17 @@ class Recorder(Protocol):
 
     def batch_created(self, batch: SubmittedBatch) -> None: ...
 
+    def batch_polled(self, batch: Batch) -> None: ...
+
 
 class NullRecorder:
     def file_uploaded(self, file_id: str, chunk: Chunk) -> None:
         pass
 
     def batch_created(self, batch: SubmittedBatch) -> None:
+        pass
+
+    def batch_polled(self, batch: Batch) -> None:
         pass
 
 
@@ -186,7 +191,10 @@ class BatchRunner:
         latest: dict[str, Batch] = {}
         while True:
             pending = [b for b in batch_ids if b not in latest or latest[b].status not in TERMINAL]
-            latest.update(await self.refresh(pending))
+            fresh = await self.refresh(pending)
+            for batch in fresh.values():
+                self.recorder.batch_polled(batch)
+            latest.update(fresh)
             if all(latest[b].status in TERMINAL for b in batch_ids):
                 return {b: latest[b] for b in batch_ids}
             waited = self.clock() - started

@@ -118,8 +118,10 @@ class _Instance:
             return self.rng.random() < 0.5
         if kind == "null":
             return None
+        if key in ("title", "name"):
+            return self.topic.title()
         words = key.replace("_", " ")
-        return f"{words.capitalize()} for {self.topic} #{self.rng.randint(1, 999)}"
+        return f"{words.capitalize()} for {self.topic} ({self.rng.randint(1, 999)})"
 
 
 def structured_text(schema: dict[str, Any], seed_text: str) -> str:
