@@ -98,6 +98,7 @@ class BatchRunner:
         max_lines: int = MAX_LINES,
         max_bytes: int = MAX_BYTES,
         download_attempts: int = 3,
+        max_concurrency: int = 32,
     ) -> None:
         self.client = client
         self.poll_interval = poll_interval
@@ -108,6 +109,9 @@ class BatchRunner:
         self.max_lines = max_lines
         self.max_bytes = max_bytes
         self.download_attempts = download_attempts
+        # One runner serves many jobs: cap the calls in flight so a burst of prompts queues
+        # here instead of opening thousands of connections (uploads are limited per minute).
+        self._slots = asyncio.Semaphore(max_concurrency)
 
     # --- the whole round trip ------------------------------------------------------------
 
@@ -155,19 +159,23 @@ class BatchRunner:
     async def _submit_one(self, chunk: Chunk, metadata: dict[str, str] | None) -> SubmittedBatch:
         name = f"batchcook-{chunk.model}-{len(chunk.lines)}.jsonl"
         try:
-            uploaded = await self.client.files.create(file=(name, chunk.data()), purpose="batch")
+            async with self._slots:
+                uploaded = await self.client.files.create(
+                    file=(name, chunk.data()), purpose="batch"
+                )
         except openai.APIError as err:
             raise BatchCreationError(
                 f"uploading the {chunk.endpoint} input file failed: {err}", err
             ) from err
         self.recorder.file_uploaded(uploaded.id, chunk)
         try:
-            batch = await self.client.batches.create(
-                input_file_id=uploaded.id,
-                endpoint=chunk.endpoint,  # type: ignore[arg-type]
-                completion_window="24h",
-                metadata=metadata,
-            )
+            async with self._slots:
+                batch = await self.client.batches.create(
+                    input_file_id=uploaded.id,
+                    endpoint=chunk.endpoint,  # type: ignore[arg-type]
+                    completion_window="24h",
+                    metadata=metadata,
+                )
         except openai.APIError as err:
             raise BatchCreationError(
                 f"creating the {chunk.endpoint} batch failed: {err}", err
@@ -212,15 +220,20 @@ class BatchRunner:
             wanted = set(batch_ids)
             after: str | openai.Omit = openai.omit
             for _ in range(MAX_LIST_PAGES):
-                page = await self.client.batches.list(limit=LIST_PAGE, after=after)
+                async with self._slots:
+                    page = await self.client.batches.list(limit=LIST_PAGE, after=after)
                 found.update({b.id: b for b in page.data if b.id in wanted})
                 if wanted <= found.keys() or not page.has_more or not page.data:
                     break
                 after = page.data[-1].id
         missing = [b for b in batch_ids if b not in found]
-        fetched = await asyncio.gather(*(self.client.batches.retrieve(b) for b in missing))
+        fetched = await asyncio.gather(*(self._retrieve(b) for b in missing))
         found.update({b.id: b for b in fetched})
         return found
+
+    async def _retrieve(self, batch_id: str) -> Batch:
+        async with self._slots:
+            return await self.client.batches.retrieve(batch_id)
 
     # --- collect -------------------------------------------------------------------------
 
@@ -258,7 +271,10 @@ class BatchRunner:
         for attempt in range(1, self.download_attempts + 1):
             results: dict[str, Result] = {}
             try:
-                async with self.client.files.with_streaming_response.content(file_id) as response:
+                async with (
+                    self._slots,
+                    self.client.files.with_streaming_response.content(file_id) as response,
+                ):
                     async for raw in response.iter_lines():
                         if raw.strip():
                             result = _parse_line(raw, batch.id)
@@ -283,7 +299,8 @@ class BatchRunner:
 
         async def one(batch_id: str) -> None:
             try:
-                await self.client.batches.cancel(batch_id)
+                async with self._slots:
+                    await self.client.batches.cancel(batch_id)
             except openai.APIStatusError as err:
                 log.info("cancel %s: %s", batch_id, err)
 
@@ -292,7 +309,8 @@ class BatchRunner:
     async def delete_files(self, file_ids: Iterable[str]) -> None:
         async def one(file_id: str) -> None:
             with contextlib.suppress(openai.NotFoundError):
-                await self.client.files.delete(file_id)
+                async with self._slots:
+                    await self.client.files.delete(file_id)
 
         await asyncio.gather(*(one(f) for f in set(file_ids)))
 

@@ -1,0 +1,5 @@
+"""``python -m batchcook`` is the ``batchcook`` command."""
+
+from batchcook.cli import app
+
+app()
