@@ -17,3 +17,30 @@ app.add_typer(emulate, name="emulate")
 def version() -> None:
     """Print the installed version."""
     typer.echo(__version__)
+
+
+@emulate.command("notion")
+def emulate_notion(
+    port: int = typer.Option(8790, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    token: str = typer.Option("secret_emulator_token", help="The integration token to accept."),
+    rate: float = typer.Option(3.0, help="Requests per second per token; 0 turns it off."),
+    plan: str = typer.Option("paid", help="'free' (5 MiB uploads) or 'paid' (5 GiB)."),
+) -> None:
+    """Serve the Notion emulator, seeded with the recipe database."""
+    import uvicorn
+
+    from batchcook.testing.notion_emulator import NotionEmulator
+
+    emulator = NotionEmulator(token, plan=plan, rate=rate or None)
+    typer.echo(
+        f"NOTION_BASE_URL=http://{host}:{port}\nNOTION_TOKEN={token}\n"
+        f"NOTION_RECIPES_DATABASE_ID={emulator.recipes_database_id}\n"
+        f"NOTION_USER_ID={emulator.user_id}\n"
+        f"# pages as text: http://{host}:{port}/_emulator/"
+    )
+    uvicorn.run(emulator.app, host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()
