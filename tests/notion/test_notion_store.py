@@ -12,7 +12,13 @@ import pytest
 from batchcook.recipes.fixtures import carbonara
 from batchcook.recipes.notion_mapping import normalise_for_notion, required_schema
 from batchcook.stores.base import Image, RecipeNotFound, StoreError
-from batchcook.stores.notion import NotionAPIError, NotionStore, Pacer, SchemaMismatchError
+from batchcook.stores.notion import (
+    NotionAPIError,
+    NotionStore,
+    Pacer,
+    RetryPolicy,
+    SchemaMismatchError,
+)
 from batchcook.testing.notion_emulator import NotionEmulator
 
 
@@ -94,13 +100,20 @@ async def test_retry_after_is_honoured(
     assert time.monotonic() - started >= 1.0
 
 
-async def test_gives_up_with_notions_code_after_max_retries(
-    notion_store: NotionStore, emulator: NotionEmulator
+async def test_gives_up_with_notions_code(
+    make_store: Callable[..., NotionStore], emulator: NotionEmulator
 ) -> None:
-    emulator.faults.add("GET", "/v1/databases/", status=529, times=50)
+    emulator.faults.add("GET", "/v1/databases/", status=529, times=1000)
+    store = make_store(retry=RetryPolicy(base_delay=0.01, max_retry_after=0.2))
     with pytest.raises(NotionAPIError) as caught:
-        await notion_store.data_source_id()
+        await store.data_source_id()
     assert caught.value.code == "service_overload" and caught.value.status == 529
+    assert "gave up after waiting" in str(caught.value)
+    emulator.faults.clear()
+    emulator.faults.add("GET", "/v1/databases/", status=502, times=1000)
+    with pytest.raises(NotionAPIError) as caught:
+        await make_store().data_source_id()
+    assert caught.value.code == "bad_gateway"
     assert "gave up after 5 attempts" in str(caught.value)
 
 

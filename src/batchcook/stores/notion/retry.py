@@ -10,6 +10,7 @@ raise ``AmbiguousWriteError`` so the store reads back before writing again.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from batchcook.stores.notion.errors import AmbiguousWriteError, NotionAPIError, 
 from batchcook.stores.notion.pacing import Pacer
 
 T = TypeVar("T")
+log = logging.getLogger("batchcook.notion")
 
 NOT_PROCESSED = {429, 529}
 TRANSIENT = {500, 502, 503, 504}
@@ -45,15 +47,17 @@ def retry_after(headers: httpx.Headers) -> float | None:
 
 @dataclass
 class RetryPolicy:
-    """``base_delay`` seconds doubles per attempt (with jitter) when Notion gives no
-    ``Retry-After``; a ``Retry-After`` longer than ``max_retry_after`` is not waited for."""
+    """5xx and timeouts: up to ``max_retries`` retries, ``base_delay`` seconds doubling per
+    attempt (with jitter). 429/529: as many retries as fit in ``max_retry_after`` seconds of
+    waiting in total, each after Notion's ``Retry-After`` (or the same backoff without
+    one); counting them would starve jobs when many share a busy integration."""
 
     max_retries: int = 6
     base_delay: float = 1.0
     max_retry_after: float = 120.0
 
     def backoff(self, attempt: int) -> float:
-        delay: float = self.base_delay * 2**attempt
+        delay: float = self.base_delay * 2 ** min(attempt, 16)
         return delay / 2 + random.random() * delay / 2
 
     async def call(
@@ -65,41 +69,49 @@ class RetryPolicy:
         pacer: Pacer,
         schema: dict[str, str],
     ) -> T:
-        attempt = 0
+        failures = 0  # 5xx and timeouts
+        busy = 0  # 429 and 529
+        waited = 0.0
         while True:
             try:
                 return await op()
             except HTTPResponseError as error:
                 if error.status in NOT_PROCESSED:
                     delay = retry_after(error.headers)
-                    delay = self.backoff(attempt) if delay is None else delay
-                    if delay > self.max_retry_after:
-                        raise translate(error, what, schema) from error
+                    delay = self.backoff(busy) if delay is None else delay
+                    busy += 1
+                    waited += delay
+                    if waited > self.max_retry_after:
+                        gave_up = translate(error, what, schema)
+                        raise _gave_up(gave_up, f"after waiting {waited - delay:.1f} s") from error
                     pacer.hold(delay)
                 elif error.status in TRANSIENT and idempotent:
-                    delay = self.backoff(attempt)
+                    if failures >= self.max_retries:
+                        gave_up = translate(error, what, schema)
+                        raise _gave_up(gave_up, f"after {failures + 1} attempts") from error
+                    delay = self.backoff(failures)
+                    failures += 1
                 elif error.status in TRANSIENT:
                     raise AmbiguousWriteError(translate(error, what, schema)) from error
                 else:
                     raise translate(error, what, schema) from error
-                if attempt >= self.max_retries:
-                    raise _gave_up(translate(error, what, schema), attempt) from error
             except (RequestTimeoutError, httpx.TransportError) as error:
                 if not idempotent:
                     raise AmbiguousWriteError(error) from error
-                if attempt >= self.max_retries:
+                if failures >= self.max_retries:
                     raise NotionAPIError(
-                        f"{what} failed: Notion did not answer after {attempt + 1} attempts "
+                        f"{what} failed: Notion did not answer after {failures + 1} attempts "
                         f"({type(error).__name__}); check NOTION_BASE_URL and try again later.",
                         status=0,
                         code="timeout",
                         notion_message=str(error),
                     ) from error
-                delay = self.backoff(attempt)
-            attempt += 1
+                delay = self.backoff(failures)
+                failures += 1
+            log.info("%s: retrying in %.2f s", what, delay)
             await asyncio.sleep(delay)
 
 
-def _gave_up(error: NotionAPIError, attempt: int) -> NotionAPIError:
-    error.args = (f"{error.args[0]} (gave up after {attempt + 1} attempts)",)
+def _gave_up(error: NotionAPIError, when: str) -> NotionAPIError:
+    error.args = (f"{error.args[0]} (gave up {when})",)
     return error

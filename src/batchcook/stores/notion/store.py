@@ -77,8 +77,10 @@ class NotionStore:
             notion_version="2025-09-03",
             timeout_ms=int(timeout * 1000),
             retry=False,
-            logger=log,
-            log_level=logging.WARNING,
+            # The SDK logs every failed attempt as a warning; our retry loop decides what is
+            # worth reporting, so the SDK's own logger only shows errors.
+            logger=logging.getLogger("batchcook.notion.client"),
+            log_level=logging.ERROR,
         )
         self._data_source_id: str | None = None
         self._upload_limit: int | None = None
