@@ -54,3 +54,30 @@ def demo(prompt: str = typer.Argument("make me pasta carbonara", help="What to c
     from batchcook.demo import run_demo
 
     raise typer.Exit(run_demo(prompt))
+
+
+@emulate.command("notion")
+def emulate_notion(
+    port: int = typer.Option(8790, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    token: str = typer.Option("secret_emulator_token", help="The integration token to accept."),
+    rate: float = typer.Option(3.0, help="Requests per second per token; 0 turns it off."),
+    plan: str = typer.Option("paid", help="'free' (5 MiB uploads) or 'paid' (5 GiB)."),
+) -> None:
+    """Serve the Notion emulator, seeded with the recipe database."""
+    import uvicorn
+
+    from batchcook.testing.notion_emulator import NotionEmulator
+
+    emulator = NotionEmulator(token, plan=plan, rate=rate or None)
+    typer.echo(
+        f"NOTION_BASE_URL=http://{host}:{port}\nNOTION_TOKEN={token}\n"
+        f"NOTION_RECIPES_DATABASE_ID={emulator.recipes_database_id}\n"
+        f"NOTION_USER_ID={emulator.user_id}\n"
+        f"# pages as text: http://{host}:{port}/_emulator/"
+    )
+    uvicorn.run(emulator.app, host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()

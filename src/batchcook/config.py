@@ -89,6 +89,48 @@ class Settings(BaseSettings):
         default=Path("data"), validation_alias=AliasChoices("BATCHCOOK_DATA_DIR", "data_dir")
     )
 
+    # --- Notion (the local store is used when no token is set) --------------------------
+    notion_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NOTION_TOKEN", "notion_token")
+    )
+    notion_recipes_database_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NOTION_RECIPES_DATABASE_ID", "notion_recipes_database_id"),
+    )
+    notion_user_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("NOTION_USER_ID", "notion_user_id")
+    )
+    notion_base_url: str = Field(
+        default="https://api.notion.com",
+        validation_alias=AliasChoices("NOTION_BASE_URL", "notion_base_url"),
+    )
+    notion_job_property: str = Field(
+        default="Batchcook Job",
+        validation_alias=AliasChoices("BATCHCOOK_NOTION_JOB_PROPERTY", "notion_job_property"),
+    )
+    notion_requests_per_second: float = Field(
+        default=3.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "BATCHCOOK_NOTION_REQUESTS_PER_SECOND", "notion_requests_per_second"
+        ),
+    )
+    notion_max_retries: int = Field(
+        default=6,
+        ge=0,
+        validation_alias=AliasChoices("BATCHCOOK_NOTION_MAX_RETRIES", "notion_max_retries"),
+    )
+    notion_retry_delay: float = Field(
+        default=1.0,
+        ge=0,
+        validation_alias=AliasChoices("BATCHCOOK_NOTION_RETRY_DELAY", "notion_retry_delay"),
+    )
+    notion_max_retry_after: float = Field(
+        default=120.0,
+        ge=0,
+        validation_alias=AliasChoices("BATCHCOOK_NOTION_MAX_RETRY_AFTER", "notion_max_retry_after"),
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

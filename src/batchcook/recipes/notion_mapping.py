@@ -1,0 +1,385 @@
+"""Recipe ⇄ Notion page (properties and body blocks), as pure functions.
+
+The property names and types are those of the user's existing recipe database (the
+TypeScript app's), so pages written here look like pages written there. Everything the
+store writes can be read back into an equal ``Recipe``; the few places Notion cannot hold a
+value as given (commas in option names) are normalised the same way on write and read, and
+listed in ``normalise_for_notion`` so tests compare like with like.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from batchcook.recipes.schema import Ingredient, NutritionItem, Recipe
+
+# Notion's per-request limits (developers.notion.com/reference/request-limits).
+MAX_TEXT_CHARS = 2000
+MAX_ARRAY_ITEMS = 100
+MAX_OPTION_CHARS = 100
+#: Notion refuses bodies over 500 KB; keep a margin for the envelope.
+MAX_BODY_BYTES = 450_000
+
+NAME = "Name"
+DESCRIPTION = "Description"
+COUNTRY = "Country of Origin"
+DIFFICULTY = "Difficulty"
+PREP_TIME = "Prep Time (min)"
+COOK_TIME = "Cook Time (min)"
+SERVING_SIZE = "Serving Size"
+INGREDIENTS = "Ingredients"
+MEAL_TYPE = "Meal Type"
+DIET = "Diet"
+ALLERGIES = "Allergies"
+PROTEIN_TYPE = "Protein Type"
+CALORIES = "Calories (cal)"
+PROTEIN = "Protein (g)"
+CARBS = "Carbs (g)"
+FAT = "Fat (g)"
+FIBER = "Fiber (g)"
+NUTRITION_FACTS = "Nutrition Facts"
+
+#: Property name → Notion type, as the recipe database must have them. The job-id
+#: property (configurable name, ``rich_text``) comes on top: see ``required_schema``.
+RECIPE_PROPERTIES: dict[str, str] = {
+    NAME: "title",
+    DESCRIPTION: "rich_text",
+    COUNTRY: "select",
+    DIFFICULTY: "select",
+    PREP_TIME: "number",
+    COOK_TIME: "number",
+    SERVING_SIZE: "rich_text",
+    INGREDIENTS: "rich_text",
+    MEAL_TYPE: "multi_select",
+    DIET: "multi_select",
+    ALLERGIES: "multi_select",
+    PROTEIN_TYPE: "multi_select",
+    CALORIES: "number",
+    PROTEIN: "number",
+    CARBS: "number",
+    FAT: "number",
+    FIBER: "number",
+    NUTRITION_FACTS: "rich_text",
+}
+
+DEFAULT_JOB_PROPERTY = "Batchcook Job"
+TLDR_PREFIX = "TL;DR: "
+PREPARATION_HEADING = "Preparation"
+INSTRUCTIONS_HEADING = "Instructions"
+
+Json = dict[str, Any]
+
+
+def required_schema(job_property: str = DEFAULT_JOB_PROPERTY) -> dict[str, str]:
+    """Every property the store writes, with the type it must have."""
+    return {**RECIPE_PROPERTIES, job_property: "rich_text"}
+
+
+# --- rich text -------------------------------------------------------------------------
+
+
+def _chunks(text: str, size: int = MAX_TEXT_CHARS) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or []
+
+
+def text_run(content: str, *, bold: bool = False) -> Json:
+    run: Json = {"type": "text", "text": {"content": content}}
+    if bold:
+        run["annotations"] = {"bold": True}
+    return run
+
+
+def rich_text(text: str, *, bold: bool = False) -> list[Json]:
+    """``text`` as rich-text items of at most 2000 characters each (Notion's limit)."""
+    return [text_run(piece, bold=bold) for piece in _chunks(text)]
+
+
+def _runs(segments: Iterable[tuple[str, bool]]) -> list[Json]:
+    """Segments as rich text within Notion's limits: ≤ 2000 characters per item and ≤ 100
+    items. Past 100 items the tail is merged into plain runs: bold is lost there, but the
+    text (and so the round trip, see ``_parse_lines``) is kept."""
+    pieces: list[tuple[str, bool]] = []
+    for text, bold in segments:
+        pieces.extend((chunk, bold) for chunk in _chunks(text))
+    if len(pieces) > MAX_ARRAY_ITEMS:
+        head = pieces[: MAX_ARRAY_ITEMS - 1]
+        tail = "".join(text for text, _ in pieces[MAX_ARRAY_ITEMS - 1 :])
+        tail_chunks = _chunks(tail)
+        if len(head) + len(tail_chunks) > MAX_ARRAY_ITEMS:
+            raise ValueError("text too long for one Notion rich-text property (100 × 2000 chars)")
+        pieces = head + [(chunk, False) for chunk in tail_chunks]
+    return [text_run(text, bold=bold) for text, bold in pieces]
+
+
+def plain_text(items: Sequence[Mapping[str, Any]]) -> str:
+    """The text of rich-text items, as Notion returns them (``plain_text``) or as we send
+    them (``text.content``)."""
+    return "".join(_item_text(item) for item in items)
+
+
+def _item_text(item: Mapping[str, Any]) -> str:
+    if "plain_text" in item:
+        return str(item["plain_text"])
+    text = item.get("text") or {}
+    return str(text.get("content", ""))
+
+
+def _is_bold(item: Mapping[str, Any]) -> bool:
+    return bool((item.get("annotations") or {}).get("bold"))
+
+
+# --- "**name** - quantity" lines (Ingredients, Nutrition Facts) ---------------------
+
+
+def _line_runs(pairs: Sequence[tuple[str, str]]) -> list[Json]:
+    segments: list[tuple[str, bool]] = []
+    for index, (name, quantity) in enumerate(pairs):
+        newline = "\n" if index < len(pairs) - 1 else ""
+        segments.append((name, True))
+        segments.append((f" - {quantity}{newline}", False))
+    return _runs(segment for segment in segments if segment[0])
+
+
+def _parse_lines(items: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """Inverse of ``_line_runs``. The bold part of a line is the name; where bold was lost
+    (a line past Notion's 100-item limit, or a user's edit) the name ends at the first
+    " - "."""
+    lines: list[list[tuple[str, bool]]] = [[]]
+    for item in items:
+        bold = _is_bold(item)
+        parts = _item_text(item).split("\n")
+        for index, part in enumerate(parts):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append((part, bold))
+    pairs: list[tuple[str, str]] = []
+    for line in lines:
+        if not line:
+            continue
+        name = ""
+        rest_index = 0
+        while rest_index < len(line) and line[rest_index][1]:
+            name += line[rest_index][0]
+            rest_index += 1
+        rest = "".join(text for text, _ in line[rest_index:])
+        if name:
+            quantity = rest.removeprefix(" - ")
+        else:
+            name, _, quantity = rest.partition(" - ")
+        pairs.append((name, quantity))
+    return pairs
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+def option_name(name: str) -> str:
+    """Notion rejects commas in select option names and caps them at 100 characters."""
+    return name.replace(",", ";").strip()[:MAX_OPTION_CHARS]
+
+
+def normalise_for_notion(recipe: Recipe) -> Recipe:
+    """The recipe as Notion will hold it: what a read-back returns for this input.
+
+    ``change_description`` is not stored on the page (it goes into the comment)."""
+    return recipe.model_copy(
+        update={
+            "country": option_name(recipe.country),
+            "diet": [option_name(tag) for tag in recipe.diet],
+            "allergies": [option_name(tag) for tag in recipe.allergies],
+            "change_description": None,
+        }
+    )
+
+
+# --- Recipe → Notion --------------------------------------------------------------------
+
+
+def recipe_properties(
+    recipe: Recipe, *, job_id: str | None = None, job_property: str = DEFAULT_JOB_PROPERTY
+) -> Json:
+    """The page's property values, in the request shape of ``POST /v1/pages``."""
+    props: Json = {
+        NAME: {"title": rich_text(recipe.title)},
+        DESCRIPTION: {"rich_text": rich_text(recipe.description)},
+        COUNTRY: {"select": {"name": option_name(recipe.country)}},
+        DIFFICULTY: {"select": {"name": recipe.difficulty}},
+        PREP_TIME: {"number": recipe.prep_time},
+        COOK_TIME: {"number": recipe.cook_time},
+        SERVING_SIZE: {"rich_text": rich_text(recipe.serving_size)},
+        INGREDIENTS: {
+            "rich_text": _line_runs([(i.ingredient, i.quantity) for i in recipe.ingredients])
+        },
+        MEAL_TYPE: {"multi_select": [{"name": option_name(m)} for m in recipe.meal_type]},
+        DIET: {"multi_select": [{"name": option_name(d)} for d in recipe.diet]},
+        ALLERGIES: {"multi_select": [{"name": option_name(a)} for a in recipe.allergies]},
+        PROTEIN_TYPE: {"multi_select": [{"name": option_name(p)} for p in recipe.protein_type]},
+        CALORIES: {"number": recipe.calories},
+        PROTEIN: {"number": recipe.protein},
+        CARBS: {"number": recipe.carbs},
+        FAT: {"number": recipe.fat},
+        FIBER: {"number": recipe.fiber},
+        NUTRITION_FACTS: {
+            "rich_text": _line_runs([(n.item, n.quantity) for n in recipe.other_nutrition])
+        },
+    }
+    if not recipe.country.strip():
+        props[COUNTRY] = {"select": None}
+    if job_id is not None:
+        props[job_property] = {"rich_text": rich_text(job_id)}
+    return props
+
+
+def _block(kind: str, text: str, **extra: Any) -> Json:
+    return {"object": "block", "type": kind, kind: {"rich_text": rich_text(text), **extra}}
+
+
+def recipe_blocks(recipe: Recipe) -> list[Json]:
+    """The page body: the TL;DR as a quote, then "Preparation" and "Instructions", each a
+    heading followed by its numbered steps. Not batched: see ``batches``."""
+    blocks = [_block("quote", TLDR_PREFIX + recipe.tldr)]
+    for heading, steps in (
+        (PREPARATION_HEADING, recipe.preparation),
+        (INSTRUCTIONS_HEADING, recipe.instructions),
+    ):
+        blocks.append(_block("heading_2", heading, is_toggleable=False))
+        blocks.extend(_block("numbered_list_item", step) for step in steps)
+    return blocks
+
+
+def batches(blocks: Sequence[Json], *, first_budget: int = 0, budget: int = 0) -> list[list[Json]]:
+    """Blocks in groups Notion accepts in one request: ≤ 100 children and a JSON size
+    within ``budget`` bytes (default: ``MAX_BODY_BYTES``), the first group within
+    ``first_budget`` (what is left of a create request after its properties)."""
+    budget = budget or MAX_BODY_BYTES
+    limit = first_budget or budget
+    groups: list[list[Json]] = [[]]
+    size = 0
+    for block in blocks:
+        block_size = len(json.dumps(block, ensure_ascii=False).encode()) + 1
+        if groups[-1] and (len(groups[-1]) >= MAX_ARRAY_ITEMS or size + block_size > limit):
+            groups.append([])
+            size, limit = 0, budget
+        groups[-1].append(block)
+        size += block_size
+    return [group for group in groups if group]
+
+
+# --- Notion → Recipe --------------------------------------------------------------------
+
+
+class MappingError(ValueError):
+    """A page that does not hold a recipe in the shape we write."""
+
+
+def _prop(properties: Mapping[str, Any], name: str, kind: str) -> Any:
+    try:
+        value = properties[name]
+    except KeyError:
+        raise MappingError(f"the page has no property {name!r} ({kind})") from None
+    if value.get("type", kind) != kind:
+        raise MappingError(f"property {name!r} is {value.get('type')}, expected {kind}")
+    return value.get(kind)
+
+
+def _text(properties: Mapping[str, Any], name: str, kind: str = "rich_text") -> str:
+    return plain_text(_prop(properties, name, kind) or [])
+
+
+def _number(properties: Mapping[str, Any], name: str) -> float:
+    value = _prop(properties, name, "number")
+    return 0.0 if value is None else float(value)
+
+
+def _select(properties: Mapping[str, Any], name: str) -> str:
+    value = _prop(properties, name, "select")
+    return "" if value is None else str(value["name"])
+
+
+def _multi(properties: Mapping[str, Any], name: str) -> list[str]:
+    return [str(option["name"]) for option in _prop(properties, name, "multi_select") or []]
+
+
+def job_id_of(properties: Mapping[str, Any], job_property: str = DEFAULT_JOB_PROPERTY) -> str:
+    return _text(properties, job_property) if job_property in properties else ""
+
+
+def recipe_from_page(properties: Mapping[str, Any], blocks: Sequence[Mapping[str, Any]]) -> Recipe:
+    """A page (its properties as ``GET /v1/pages`` returns them, and its top-level blocks)
+    back into a ``Recipe``."""
+    tldr = ""
+    sections: dict[str, list[str]] = {PREPARATION_HEADING: [], INSTRUCTIONS_HEADING: []}
+    current: list[str] | None = None
+    for block in blocks:
+        kind = block.get("type", "")
+        text = plain_text((block.get(kind) or {}).get("rich_text", []))
+        if kind == "quote" and text.startswith(TLDR_PREFIX):
+            tldr = text.removeprefix(TLDR_PREFIX)
+        elif kind.startswith("heading_"):
+            current = sections.get(text.strip())
+        elif kind == "numbered_list_item" and current is not None:
+            current.append(text)
+    data = {
+        "title": _text(properties, NAME, "title"),
+        "description": _text(properties, DESCRIPTION),
+        "tldr": tldr,
+        "country": _select(properties, COUNTRY),
+        "difficulty": _select(properties, DIFFICULTY),
+        "prep_time": int(_number(properties, PREP_TIME)),
+        "cook_time": int(_number(properties, COOK_TIME)),
+        "serving_size": _text(properties, SERVING_SIZE),
+        "meal_type": _multi(properties, MEAL_TYPE),
+        "diet": _multi(properties, DIET),
+        "allergies": _multi(properties, ALLERGIES),
+        "protein_type": _multi(properties, PROTEIN_TYPE),
+        "ingredients": [
+            Ingredient(ingredient=name, quantity=quantity)
+            for name, quantity in _parse_lines(_prop(properties, INGREDIENTS, "rich_text") or [])
+        ],
+        "preparation": sections[PREPARATION_HEADING],
+        "instructions": sections[INSTRUCTIONS_HEADING],
+        "calories": _number(properties, CALORIES),
+        "protein": _number(properties, PROTEIN),
+        "carbs": _number(properties, CARBS),
+        "fat": _number(properties, FAT),
+        "fiber": _number(properties, FIBER),
+        "other_nutrition": [
+            NutritionItem(item=name, quantity=quantity)
+            for name, quantity in _parse_lines(
+                _prop(properties, NUTRITION_FACTS, "rich_text") or []
+            )
+        ],
+    }
+    try:
+        return Recipe.model_validate(data)
+    except ValueError as error:
+        raise MappingError(f"the page does not hold a valid recipe: {error}") from error
+
+
+# --- comments ---------------------------------------------------------------------------
+
+
+def mention_then(text: str, user_id: str | None) -> list[Json]:
+    """A comment's rich text: an @-mention of the user (so Notion notifies them), then text."""
+    items: list[Json] = []
+    if user_id:
+        items.append({"type": "mention", "mention": {"type": "user", "user": {"id": user_id}}})
+        text = " " + text
+    return items + rich_text(text)
+
+
+def ready_comment(recipe: Recipe, user_id: str | None) -> list[Json]:
+    return mention_then(f"Your recipe “{recipe.title}” is ready.", user_id)
+
+
+def change_comment(recipe: Recipe, user_id: str | None) -> list[Json]:
+    what = recipe.change_description or "The recipe was updated."
+    return mention_then(f"Updated “{recipe.title}”: {what}", user_id)
+
+
+def cast_json(value: Any) -> Json:
+    """Responses from notion-client are untyped dicts."""
+    return cast(Json, value)

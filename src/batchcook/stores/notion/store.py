@@ -1,0 +1,445 @@
+"""Recipes as pages in the user's Notion database, through notion-client (async).
+
+Requests per operation (steady state, recipe ≤ 100 blocks):
+create = job lookup + upload create + upload send + page create + comment = 5;
+update = page read (check it is ours) + upload create + send + one PATCH (properties,
+cover and ``erase_content``) + append body + comment = 6;
+read = page + children = 2. The first operation also resolves the database (database +
+data source) and reads the upload limit (``users/me``): 3 more, once per store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+from notion_client import AsyncClient
+from pydantic import SecretStr
+
+from batchcook.config import Settings
+from batchcook.recipes import notion_mapping as mapping
+from batchcook.recipes.schema import Recipe
+from batchcook.stores.base import Image, RecipeNotFound, StoredRecipe, StoreError
+from batchcook.stores.notion.errors import (
+    AmbiguousWriteError,
+    NotionAPIError,
+    SchemaMismatchError,
+)
+from batchcook.stores.notion.pacing import PacedTransport, Pacer, shared_pacer
+from batchcook.stores.notion.retry import RetryPolicy
+
+T = TypeVar("T")
+Json = dict[str, Any]
+log = logging.getLogger("batchcook.notion")
+
+#: Single-part uploads are capped at 20 MB whatever the plan; we do not do multi-part.
+SINGLE_PART_LIMIT = 20 * 1024 * 1024
+DEFAULT_UPLOAD_LIMIT = 5 * 1024 * 1024
+
+
+class NotionStore:
+    """The ``RecipeStore`` on Notion. One instance per process is enough; instances for the
+    same token share one pacer, so concurrent jobs stay within Notion's average rate."""
+
+    def __init__(
+        self,
+        *,
+        token: SecretStr | str,
+        database_id: str,
+        user_id: str | None = None,
+        base_url: str = "https://api.notion.com",
+        job_property: str = mapping.DEFAULT_JOB_PROPERTY,
+        requests_per_second: float = 3.0,
+        pacer: Pacer | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        secret = token if isinstance(token, SecretStr) else SecretStr(token)
+        self.database_id = database_id
+        self.user_id = user_id or None
+        self.base_url = base_url.rstrip("/")
+        self.job_property = job_property
+        self.schema = mapping.required_schema(job_property)
+        self.pacer = pacer or shared_pacer(secret.get_secret_value(), requests_per_second)
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.AsyncClient(transport=PacedTransport(self.pacer))
+        self._files = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        self.client = AsyncClient(
+            client=self._http,
+            auth=secret.get_secret_value(),
+            base_url=self.base_url,
+            notion_version="2025-09-03",
+            timeout_ms=int(timeout * 1000),
+            retry=False,
+            # The SDK logs every failed attempt as a warning; our retry loop decides what is
+            # worth reporting, so the SDK's own logger only shows errors.
+            logger=logging.getLogger("batchcook.notion.client"),
+            log_level=logging.ERROR,
+        )
+        self._data_source_id: str | None = None
+        self._upload_limit: int | None = None
+        self._resolving = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NotionStore:
+        if settings.notion_token is None or not settings.notion_recipes_database_id:
+            raise StoreError(
+                "The Notion store needs NOTION_TOKEN and NOTION_RECIPES_DATABASE_ID; unset "
+                "NOTION_TOKEN to use the local store instead."
+            )
+        return cls(
+            token=settings.notion_token,
+            database_id=settings.notion_recipes_database_id,
+            user_id=settings.notion_user_id,
+            base_url=settings.notion_base_url,
+            job_property=settings.notion_job_property,
+            requests_per_second=settings.notion_requests_per_second,
+            retry=RetryPolicy(
+                max_retries=settings.notion_max_retries,
+                base_delay=settings.notion_retry_delay,
+                max_retry_after=settings.notion_max_retry_after,
+            ),
+        )
+
+    def __repr__(self) -> str:
+        return f"NotionStore(database_id={self.database_id!r}, base_url={self.base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._files.aclose()
+
+    async def _call(
+        self, what: str, op: Callable[[], Awaitable[Any]], *, idempotent: bool = True
+    ) -> Json:
+        result = await self.retry.call(
+            op, what=what, idempotent=idempotent, pacer=self.pacer, schema=self.schema
+        )
+        return mapping.cast_json(result)
+
+    # --- resolution (once per store) -------------------------------------------------
+
+    async def data_source_id(self) -> str:
+        """The database's data source, resolved once; its schema checked against what we
+        write, so a mismatch is reported before any page is attempted."""
+        async with self._resolving:
+            if self._data_source_id is None:
+                self._data_source_id = await self._resolve()
+            return self._data_source_id
+
+    async def _resolve(self) -> str:
+        try:
+            database = await self._call(
+                "Opening the recipes database",
+                lambda: self.client.databases.retrieve(database_id=self.database_id),
+            )
+        except NotionAPIError as error:
+            if error.code in ("object_not_found", "validation_error"):
+                raise StoreError(
+                    f"Notion has no recipes database {self.database_id!r} shared with the "
+                    "integration. Check NOTION_RECIPES_DATABASE_ID (the database's id, from its "
+                    "URL) and, in Notion, open the database → ••• → Connections → add the "
+                    f"integration. [Notion {error.status} {error.code}: {error.notion_message}]"
+                ) from error
+            raise
+        sources = database.get("data_sources") or []
+        if not sources:
+            raise StoreError(f"The Notion database {self.database_id!r} has no data source.")
+        if len(sources) > 1:
+            log.warning(
+                "database %s has %d data sources; using the first", self.database_id, len(sources)
+            )
+        source_id = str(sources[0]["id"])
+        source = await self._call(
+            "Reading the recipes database's properties",
+            lambda: self.client.data_sources.retrieve(data_source_id=source_id),
+        )
+        self._check_schema(source.get("properties") or {})
+        return source_id
+
+    def _check_schema(self, properties: Json) -> None:
+        problems = []
+        for name, kind in self.schema.items():
+            if name not in properties:
+                problems.append(f"add property {name!r} of type {kind}")
+            elif properties[name].get("type") != kind:
+                actual = properties[name].get("type")
+                problems.append(f"property {name!r} is {actual}; change it to {kind}")
+        if problems:
+            raise SchemaMismatchError(
+                "The Notion recipes database does not have the properties batchcook writes: "
+                + "; ".join(problems)
+                + "."
+            )
+
+    async def upload_limit(self) -> int:
+        """The workspace's per-file upload limit (5 MiB on Free plans), read once."""
+        if self._upload_limit is None:
+            me = await self._call("Reading the workspace's limits", self.client.users.me)
+            limits = (me.get("bot") or {}).get("workspace_limits") or {}
+            self._upload_limit = int(
+                limits.get("max_file_upload_size_in_bytes") or DEFAULT_UPLOAD_LIMIT
+            )
+        return self._upload_limit
+
+    # --- lookups ---------------------------------------------------------------------
+
+    async def find_by_job(self, job_id: str) -> StoredRecipe | None:
+        source_id = await self.data_source_id()
+        found = await self._call(
+            "Looking for the job's recipe page",
+            lambda: self.client.data_sources.query(
+                data_source_id=source_id,
+                filter={"property": self.job_property, "rich_text": {"equals": job_id}},
+                page_size=1,
+            ),
+        )
+        results = found.get("results") or []
+        if not results:
+            return None
+        return StoredRecipe(id=results[0]["id"], url=results[0]["url"], job_id=job_id)
+
+    async def _own_page(self, page_id: str) -> Json:
+        """The page, if it is a live page of the recipes database."""
+        source_id = await self.data_source_id()
+        try:
+            page = await self._call(
+                "Reading the recipe page", lambda: self.client.pages.retrieve(page_id=page_id)
+            )
+        except NotionAPIError as error:
+            if error.code in ("object_not_found", "validation_error"):
+                raise RecipeNotFound(
+                    f"No Notion page {page_id!r} is shared with the integration. "
+                    f"[Notion {error.status} {error.code}: {error.notion_message}]"
+                ) from error
+            raise
+        if (page.get("parent") or {}).get("data_source_id") != source_id:
+            raise RecipeNotFound(
+                f"Page {page_id!r} is not in the recipes database {self.database_id!r}; "
+                "batchcook only reads and changes pages in NOTION_RECIPES_DATABASE_ID."
+            )
+        if page.get("in_trash"):
+            raise RecipeNotFound(f"Page {page_id!r} is in Notion's trash; restore it first.")
+        return page
+
+    async def _children(self, block_id: str) -> list[Json]:
+        blocks: list[Json] = []
+        cursor: str | None = None
+        while True:
+            kwargs: Json = {"block_id": block_id, "page_size": 100}
+            if cursor:
+                kwargs["start_cursor"] = cursor
+            listing = await self._call(
+                "Reading the recipe's body",
+                partial(self.client.blocks.children.list, **kwargs),
+            )
+            blocks.extend(listing.get("results") or [])
+            cursor = listing.get("next_cursor")
+            if not listing.get("has_more") or not cursor:
+                return blocks
+
+    # --- writing ---------------------------------------------------------------------
+
+    async def _upload(self, image: Image, title: str) -> str:
+        """Create a single-part upload and send the bytes as multipart. The bytes go as a
+        ``(filename, bytes, content type)`` tuple: notion-client sends bare bytes as a
+        urlencoded form, which Notion cannot read."""
+        limit = min(await self.upload_limit(), SINGLE_PART_LIMIT)
+        if len(image.data) > limit:
+            raise StoreError(
+                f"The image is {len(image.data)} bytes; this Notion workspace accepts files up "
+                f"to {limit} bytes (Free plans: 5 MiB). Use JPEG or WebP "
+                "(BATCHCOOK_IMAGE_FORMAT) or a lower BATCHCOOK_IMAGE_QUALITY."
+            )
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80] or "recipe"
+        filename = f"{slug}.{image.extension}"
+        for attempt in range(2):
+            # Creating an upload twice only leaves an unused one to expire: safe to retry.
+            upload = await self._call(
+                "Creating the image upload",
+                lambda: self.client.file_uploads.create(
+                    mode="single_part", filename=filename, content_type=image.content_type
+                ),
+            )
+            try:
+                await self._call(
+                    "Uploading the image",
+                    partial(
+                        self.client.file_uploads.send,
+                        file_upload_id=upload["id"],
+                        file=(filename, image.data, image.content_type),
+                    ),
+                    idempotent=False,
+                )
+            except AmbiguousWriteError:
+                state = await self._call(
+                    "Checking the image upload",
+                    partial(self.client.file_uploads.retrieve, file_upload_id=upload["id"]),
+                )
+                if state.get("status") != "uploaded":
+                    if attempt:
+                        raise
+                    continue
+            return str(upload["id"])
+        raise AssertionError("unreachable")
+
+    def _cover(self, upload_id: str) -> Json:
+        return {"type": "file_upload", "file_upload": {"id": upload_id}}
+
+    async def _append(self, page_id: str, groups: list[list[Json]]) -> None:
+        for group in groups:
+            await self._call(
+                "Writing the recipe's body",
+                partial(self.client.blocks.children.append, block_id=page_id, children=group),
+                idempotent=False,
+            )
+
+    async def _replace_body(self, page_id: str, blocks: list[Json], first: Json) -> Json:
+        """One PATCH (``first`` fields plus ``erase_content``) then appends; returns the
+        page as the PATCH left it. An ambiguous append is not repeated blindly: the whole
+        erase-and-append runs again."""
+        groups = mapping.batches(blocks)
+        page: Json = {}
+        for attempt in range(2):
+            patched = await self._call(
+                "Updating the recipe page",
+                partial(self.client.pages.update, page_id=page_id, erase_content=True, **first),
+            )
+            page, first = page or patched, {}
+            try:
+                await self._append(page_id, groups)
+                return page
+            except AmbiguousWriteError:
+                if attempt:
+                    raise
+        return page
+
+    async def _comment_once(self, page_id: str, rich_text: list[Json]) -> None:
+        try:
+            await self._call(
+                "Commenting on the recipe page",
+                lambda: self.client.comments.create(
+                    parent={"page_id": page_id}, rich_text=rich_text
+                ),
+                idempotent=False,
+            )
+        except AmbiguousWriteError:
+            text = mapping.plain_text(rich_text).removeprefix(" ")
+            if not any(text in existing for existing in await self.comments(page_id)):
+                await self._call(
+                    "Commenting on the recipe page",
+                    lambda: self.client.comments.create(
+                        parent={"page_id": page_id}, rich_text=rich_text
+                    ),
+                    idempotent=False,
+                )
+
+    async def create(self, recipe: Recipe, image: Image | None, *, job_id: str) -> StoredRecipe:
+        source_id = await self.data_source_id()
+        existing = await self.find_by_job(job_id)
+        if existing is not None:
+            await self._finish(existing.id, recipe)
+            return existing
+        properties = mapping.recipe_properties(
+            recipe, job_id=job_id, job_property=self.job_property
+        )
+        blocks = mapping.recipe_blocks(recipe)
+        room = mapping.MAX_BODY_BYTES - len(json.dumps(properties, ensure_ascii=False).encode())
+        groups = mapping.batches(blocks, first_budget=max(room, 1))
+        body: Json = {
+            "parent": {"type": "data_source_id", "data_source_id": source_id},
+            "properties": properties,
+            "children": groups[0] if groups else [],
+        }
+        if image is not None:
+            body["cover"] = self._cover(await self._upload(image, recipe.title))
+        try:
+            page = await self._call(
+                "Creating the recipe page",
+                lambda: self.client.pages.create(**body),
+                idempotent=False,
+            )
+        except AmbiguousWriteError:
+            # The page may exist: Notion can save a write and still answer 5xx.
+            found = await self.find_by_job(job_id)
+            if found is not None:
+                await self._finish(found.id, recipe)
+                return found
+            page = await self._call(
+                "Creating the recipe page",
+                lambda: self.client.pages.create(**body),
+                idempotent=False,
+            )
+        try:
+            await self._append(page["id"], groups[1:])
+        except AmbiguousWriteError:
+            await self._replace_body(page["id"], blocks, {})
+        await self._comment_once(page["id"], mapping.ready_comment(recipe, self.user_id))
+        return StoredRecipe(id=page["id"], url=page["url"], job_id=job_id)
+
+    async def _finish(self, page_id: str, recipe: Recipe) -> None:
+        """Complete a create that stopped after the page was made (a crash or a lost
+        response): body complete, ready comment posted. Only runs on that rare path."""
+        blocks = mapping.recipe_blocks(recipe)
+        if len(await self._children(page_id)) != len(blocks):
+            await self._replace_body(page_id, blocks, {})
+        ready = mapping.plain_text(mapping.ready_comment(recipe, None))
+        if not any(ready in text for text in await self.comments(page_id)):
+            await self._comment_once(page_id, mapping.ready_comment(recipe, self.user_id))
+
+    async def update(self, recipe_id: str, recipe: Recipe, image: Image | None) -> StoredRecipe:
+        page = await self._own_page(recipe_id)
+        job_id = mapping.job_id_of(page["properties"], self.job_property) or None
+        first: Json = {"properties": mapping.recipe_properties(recipe)}
+        if image is not None:
+            first["cover"] = self._cover(await self._upload(image, recipe.title))
+        patched = await self._replace_body(recipe_id, mapping.recipe_blocks(recipe), first)
+        await self._comment_once(recipe_id, mapping.change_comment(recipe, self.user_id))
+        return StoredRecipe(id=recipe_id, url=str(patched.get("url") or page["url"]), job_id=job_id)
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def read(self, recipe_id: str) -> Recipe:
+        page = await self._own_page(recipe_id)
+        try:
+            return mapping.recipe_from_page(page["properties"], await self._children(recipe_id))
+        except mapping.MappingError as error:
+            raise StoreError(
+                f"Page {recipe_id!r} does not hold a batchcook recipe: {error}"
+            ) from error
+
+    async def read_image(self, recipe_id: str) -> Image | None:
+        cover = (await self._own_page(recipe_id)).get("cover")
+        if not cover:
+            return None
+        url = (cover.get(cover.get("type", "")) or {}).get("url")
+        if not url:
+            return None
+        response = await self._files.get(url)
+        response.raise_for_status()
+        content_type = response.headers.get("content-type", "").split(";")[0]
+        return Image(response.content, content_type)
+
+    async def comment(self, recipe_id: str, text: str) -> None:
+        await self._comment_once(recipe_id, mapping.mention_then(text, self.user_id))
+
+    async def comments(self, recipe_id: str) -> list[str]:
+        texts: list[str] = []
+        cursor: str | None = None
+        while True:
+            kwargs: Json = {"block_id": recipe_id, "page_size": 100}
+            if cursor:
+                kwargs["start_cursor"] = cursor
+            listing = await self._call(
+                "Reading the recipe's comments",
+                partial(self.client.comments.list, **kwargs),
+            )
+            texts.extend(mapping.plain_text(c["rich_text"]) for c in listing.get("results") or [])
+            cursor = listing.get("next_cursor")
+            if not listing.get("has_more") or not cursor:
+                return texts
