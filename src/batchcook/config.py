@@ -84,6 +84,40 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("BATCHCOOK_CATALOG", "catalog_path")
     )
 
+    # --- Service ----------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BATCHCOOK_DATABASE_URL", "database_url"),
+    )
+    app_version: str = Field(
+        default="1", validation_alias=AliasChoices("BATCHCOOK_APP_VERSION", "app_version")
+    )
+    worker_concurrency: int = Field(
+        default=20,
+        ge=1,
+        validation_alias=AliasChoices("BATCHCOOK_WORKER_CONCURRENCY", "worker_concurrency"),
+    )
+    queue_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_QUEUE_POLL_SECONDS", "queue_poll_seconds"),
+    )
+    max_prompt_chars: int = Field(
+        default=2000,
+        ge=1,
+        validation_alias=AliasChoices("BATCHCOOK_MAX_PROMPT_CHARS", "max_prompt_chars"),
+    )
+    api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("BATCHCOOK_API_KEY", "api_key")
+    )
+    server_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BATCHCOOK_SERVER_URL", "server_url")
+    )
+    notion_verification_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NOTION_VERIFICATION_TOKEN", "notion_verification_token"),
+    )
+
     # --- Storage ----------------------------------------------------------------------
     data_dir: Path = Field(
         default=Path("data"), validation_alias=AliasChoices("BATCHCOOK_DATA_DIR", "data_dir")
@@ -130,6 +164,12 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("BATCHCOOK_NOTION_MAX_RETRY_AFTER", "notion_max_retry_after"),
     )
+
+    def database(self) -> str:
+        """The DBOS system database: Postgres by URL, else SQLite under the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'batchcook.sqlite').resolve()}"
 
 
 @lru_cache(maxsize=1)

@@ -23,7 +23,14 @@ from pydantic import BaseModel, ValidationError
 
 from batchcook.config import Mode, Settings, get_settings
 from batchcook.generation import direct
-from batchcook.generation.batch import BatchRunner, Failure, Result, SubmittedBatch, Success
+from batchcook.generation.batch import (
+    BatchRequest,
+    BatchRunner,
+    Failure,
+    Result,
+    SubmittedBatch,
+    Success,
+)
 from batchcook.generation.catalog import Catalog, Tier, Usage, load_catalog
 from batchcook.generation.errors import (
     BatchExpiredError,
@@ -129,8 +136,7 @@ async def generate_data_and_image(
         client, poll_interval=settings.poll_interval, poll_timeout=settings.poll_timeout
     )
     job_id = job_id or uuid.uuid4().hex
-    text_req = text_request(f"{job_id}-data", prompt, instructions, schema, settings)
-    image_req = image_request(f"{job_id}-image", image_prompt, settings)
+    text_req, image_req = job_requests(job_id, prompt, instructions, schema, image_prompt, settings)
     metadata = {"batchcook_job": job_id}
 
     tiers: dict[str, Tier] = {}
@@ -156,20 +162,43 @@ async def generate_data_and_image(
         results = {text_req.custom_id: text_result, image_req.custom_id: image_result}
         tiers = {text_req.custom_id: text_tier, image_req.custom_id: image_tier}
 
-    text_body, image_body = _both_or_raise(results, text_req.custom_id, image_req.custom_id)
-    data, text_usage = parse_structured(text_req.custom_id, text_body, schema)
-    image, image_usage = decode_image(image_req.custom_id, image_body, settings.image_format)
+    return interpret(
+        results, text_req.custom_id, image_req.custom_id, schema, settings, tiers, batch_ids
+    )
+
+
+def job_requests(
+    job_id: str,
+    prompt: str,
+    instructions: str,
+    schema: type[BaseModel],
+    image_prompt: str,
+    settings: Settings,
+) -> tuple[BatchRequest, BatchRequest]:
+    """The two requests of one job; their custom_ids are derived from the job id."""
+    return (
+        text_request(f"{job_id}-data", prompt, instructions, schema, settings),
+        image_request(f"{job_id}-image", image_prompt, settings),
+    )
+
+
+def interpret(
+    results: dict[str, Result],
+    text_id: str,
+    image_id: str,
+    schema: type[T],
+    settings: Settings,
+    tiers: dict[str, Tier],
+    batch_ids: list[str],
+) -> Generation[T]:
+    """Both results → validated data, checked image bytes and cost; or the right error."""
+    catalog = load_catalog(settings.catalog_path)
+    text_body, image_body = _both_or_raise(results, text_id, image_id)
+    data, text_usage = parse_structured(text_id, text_body, schema)
+    image, image_usage = decode_image(image_id, image_body, settings.image_format)
     costs = [
-        _cost(
-            catalog, text_req.custom_id, settings.text_model, tiers[text_req.custom_id], text_usage
-        ),
-        _cost(
-            catalog,
-            image_req.custom_id,
-            settings.image_model,
-            tiers[image_req.custom_id],
-            image_usage,
-        ),
+        _cost(catalog, text_id, settings.text_model, tiers[text_id], text_usage),
+        _cost(catalog, image_id, settings.image_model, tiers[image_id], image_usage),
     ]
     return Generation(data, image, settings.image_format, costs, batch_ids)
 

@@ -19,3 +19,21 @@ def image_prompt(dish: str) -> str:
     """The user's words plus a fixed style line, so the image can be requested in parallel
     with the recipe (it cannot wait for the recipe's title)."""
     return f"{dish.strip()}. {IMAGE_STYLE}"
+
+
+def modification_prompt(current_json: str, request: str) -> str:
+    """The whole current recipe plus the user's change: the model returns the complete
+    updated recipe (not a diff) and says what changed in ``change_description``."""
+    return (
+        "Here is an existing recipe as JSON:\n"
+        f"{current_json}\n\n"
+        f"Change it as follows: {request.strip()}\n\n"
+        "Return the complete updated recipe with every field filled in, keeping what the "
+        "change does not touch. Put one sentence describing what changed in "
+        "change_description."
+    )
+
+
+def modified_image_prompt(title: str, request: str) -> str:
+    """Describe the dish, not only the change: "make it vegan" alone draws nonsense."""
+    return image_prompt(f"{title}, changed as follows: {request.strip()}")

@@ -1,0 +1,148 @@
+"""Starting DBOS for this process, and starting or reading jobs.
+
+One process may be an API server, a worker, or a CLI running a job in-process; all share
+the system database (SQLite under the data dir by default, Postgres by
+``BATCHCOOK_DATABASE_URL``), so a job started anywhere can be followed and resumed anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from dbos import DBOS, DBOSConfig, SetWorkflowID
+from openai import AsyncOpenAI
+
+from batchcook.config import Settings
+from batchcook.jobs import Job
+from batchcook.stores import RecipeStore
+from batchcook.workflows import recipes
+from batchcook.workflows.runtime import configure
+
+log = logging.getLogger(__name__)
+QUEUE = "recipes"
+WORKFLOWS = {"create": recipes.create_recipe, "modify": recipes.modify_recipe}
+
+
+def dbos_config(settings: Settings) -> DBOSConfig:
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "name": "batchcook",
+        "system_database_url": settings.database(),
+        # Pinned: the default (a hash of the code) would orphan in-flight jobs on upgrade.
+        "application_version": settings.app_version,
+        "log_level": "WARNING",
+    }
+
+
+def _start(
+    settings: Settings,
+    openai: Callable[[], AsyncOpenAI] | None,
+    store: Callable[[], RecipeStore] | None,
+    worker: bool,
+) -> None:
+    configure(settings, openai=openai, store=store)
+    DBOS(config=dbos_config(settings))
+    if not worker:
+        DBOS.listen_queues([])  # an API-only process enqueues; workers elsewhere dequeue
+    DBOS.launch()  # recovers this executor's unfinished jobs
+
+
+def launch(
+    settings: Settings,
+    *,
+    openai: Callable[[], AsyncOpenAI] | None = None,
+    store: Callable[[], RecipeStore] | None = None,
+    worker: bool = True,
+) -> None:
+    """Start DBOS in this process, outside an event loop (CLI, tests)."""
+    _start(settings, openai, store, worker)
+    DBOS.register_queue(
+        QUEUE,
+        worker_concurrency=settings.worker_concurrency,
+        polling_interval_sec=settings.queue_poll_seconds,
+    )
+
+
+async def launch_async(
+    settings: Settings,
+    *,
+    openai: Callable[[], AsyncOpenAI] | None = None,
+    store: Callable[[], RecipeStore] | None = None,
+    worker: bool = True,
+) -> None:
+    """Start DBOS from inside a running event loop (the API server's lifespan)."""
+    _start(settings, openai, store, worker)
+    await DBOS.register_queue_async(
+        QUEUE,
+        worker_concurrency=settings.worker_concurrency,
+        polling_interval_sec=settings.queue_poll_seconds,
+    )
+
+
+def shutdown() -> None:
+    DBOS.destroy(destroy_registry=False)
+
+
+async def start_job(job: Job, *, enqueue: bool = True) -> str:
+    """Start ``job`` once: the job id is the workflow id, so a repeat attaches to the first."""
+    with SetWorkflowID(job.id):
+        if enqueue:
+            handle = await DBOS.enqueue_workflow_async(
+                QUEUE, WORKFLOWS[job.kind], job.model_dump(mode="json")
+            )
+        else:
+            handle = await DBOS.start_workflow_async(
+                WORKFLOWS[job.kind], job.model_dump(mode="json")
+            )
+    return handle.get_workflow_id()
+
+
+async def get_job(job_id: str) -> Job | None:
+    """The job record as last published, or as queued if its workflow has not started."""
+    status = await DBOS.get_workflow_status_async(job_id)
+    if status is None:
+        return None
+    record: Any = await DBOS.get_event_async(job_id, recipes.JOB_EVENT, timeout_seconds=0)
+    if record is None:
+        args = status.input.get("args") if isinstance(status.input, dict) else None
+        if not args:
+            return None
+        job = Job.model_validate(args[0])
+    else:
+        job = Job.model_validate(record)
+    if status.status in (
+        "ERROR",
+        "CANCELLED",
+        "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
+    ) and job.status not in (
+        "succeeded",
+        "failed",
+    ):
+        job.status = "failed"
+        job.error = job.error or recipes.JobError(
+            step="workflow",
+            message=f"workflow ended {status.status}: {status.error}",
+            type="WorkflowError",
+        )
+    return job
+
+
+async def list_jobs(status: str | None = None, limit: int = 50) -> list[Job]:
+    workflows = await DBOS.list_workflows_async(
+        name=["create_recipe", "modify_recipe"],
+        sort_desc=True,
+        limit=limit * 4 if status else limit,
+        load_input=False,
+        load_output=False,
+    )
+    jobs: list[Job] = []
+    for w in workflows:
+        job = await get_job(w.workflow_id)
+        if job is not None and (status is None or job.status == status):
+            jobs.append(job)
+        if len(jobs) >= limit:
+            break
+    return jobs

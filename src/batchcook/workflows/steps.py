@@ -1,0 +1,290 @@
+"""The side effects of a job, one DBOS step each, each safe to run again after a crash.
+
+A step can re-run if the process dies after its effect but before its checkpoint, so every
+step that costs money or writes a page looks before it acts: batches are found by their
+``batchcook_job`` metadata before any is created, and the store finds a page by job id
+before creating one. Steps return plain data; a failure comes back as ``{"error": …}``
+so the workflow records it on the job (exceptions do not always survive checkpointing).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from dbos import DBOS
+from openai.types import Batch
+
+from batchcook.generation.batch import BatchRunner, SubmittedBatch
+from batchcook.generation.batch.jsonl import BatchRequest
+from batchcook.generation.catalog import Tier
+from batchcook.generation.errors import GenerationError
+from batchcook.generation.generate import (
+    check_models,
+    generate_data_and_image,
+    interpret,
+    job_requests,
+)
+from batchcook.jobs import BatchState, Cost
+from batchcook.recipes.schema import Recipe
+from batchcook.stores import Image
+from batchcook.workflows.runtime import runtime
+
+log = logging.getLogger(__name__)
+JOB_METADATA = "batchcook_job"
+CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+T = TypeVar("T")
+Outcome = dict[str, Any]
+
+
+def _error(step: str, err: BaseException) -> Outcome:
+    retryable = bool(getattr(err, "retryable", False))
+    return {
+        "error": {
+            "step": step,
+            "message": str(err) or type(err).__name__,
+            "type": type(err).__name__,
+            "retryable": retryable,
+        }
+    }
+
+
+async def _guard(step: str, work: Callable[[], Awaitable[T]]) -> Outcome:
+    try:
+        return {"ok": await work()}
+    except Exception as err:  # recorded on the job; the workflow decides what follows
+        log.warning("step %s failed: %s", step, err)
+        return _error(step, err)
+
+
+def _requests(
+    job_id: str, prompt: str, instructions: str, image_prompt: str
+) -> tuple[BatchRequest, BatchRequest]:
+    settings = runtime().settings
+    return job_requests(job_id, prompt, instructions, Recipe, image_prompt, settings)
+
+
+@DBOS.step(name="check_models")
+async def check_models_step(mode: str, today: str) -> Outcome:
+    from datetime import date
+
+    from batchcook.generation.catalog import load_catalog
+
+    settings = runtime().settings
+
+    async def work() -> None:
+        check_models(load_catalog(settings.catalog_path), settings, mode, date.fromisoformat(today))  # type: ignore[arg-type]
+
+    return await _guard("check_models", work)
+
+
+@DBOS.step(name="submit_batches")
+async def submit_batches(job_id: str, prompt: str, instructions: str, image_prompt: str) -> Outcome:
+    """Create the job's two batches — unless an earlier run of this step already did."""
+
+    async def work() -> list[dict[str, Any]]:
+        requests = _requests(job_id, prompt, instructions, image_prompt)
+        async with runtime().openai() as client:
+            runner = BatchRunner(client)
+            found = await find_job_batches(runner, job_id)
+            missing = [r for r in requests if r.endpoint not in found]
+            submitted = await runner.submit(missing, {JOB_METADATA: job_id})
+            for s in submitted:
+                found[s.endpoint] = s
+        by_endpoint = {r.endpoint: r.custom_id for r in requests}
+        return [
+            {
+                "id": s.id,
+                "endpoint": s.endpoint,
+                "input_file_id": s.input_file_id,
+                "custom_ids": [by_endpoint[s.endpoint]],
+            }
+            for s in found.values()
+        ]
+
+    return await _guard("submit_batches", work)
+
+
+async def find_job_batches(runner: BatchRunner, job_id: str) -> dict[str, SubmittedBatch]:
+    """Our batches for ``job_id`` (newest first, within the first pages of the list)."""
+    found: dict[str, SubmittedBatch] = {}
+    count = 0
+    async for batch in runner.list_batches():
+        count += 1
+        if (batch.metadata or {}).get(JOB_METADATA) == job_id and batch.endpoint not in found:
+            found[batch.endpoint] = SubmittedBatch(
+                batch.id, batch.endpoint, batch.model or "", batch.input_file_id
+            )
+        if count >= 1000 or len(found) == 2:
+            break
+    return found
+
+
+@DBOS.step(name="poll_batches")
+async def poll_batches(batch_ids: list[str]) -> Outcome:
+    """Read-only: safe to repeat."""
+
+    async def work() -> list[dict[str, Any]]:
+        async with runtime().openai() as client:
+            fresh = await BatchRunner(client).refresh(batch_ids)
+        return [_state(fresh[b]).model_dump() for b in batch_ids]
+
+    return await _guard("poll_batches", work)
+
+
+def _state(batch: Batch) -> BatchState:
+    counts = batch.request_counts
+    return BatchState(
+        id=batch.id,
+        endpoint=batch.endpoint,
+        status=batch.status,
+        completed=counts.completed if counts else 0,
+        failed=counts.failed if counts else 0,
+        total=counts.total if counts else 0,
+    )
+
+
+def _generated(gen: Any) -> dict[str, Any]:
+    return {
+        "recipe": gen.data.model_dump(mode="json"),
+        "image_b64": base64.b64encode(gen.image).decode(),
+        "image_format": gen.image_format,
+        "costs": [
+            Cost(
+                custom_id=c.custom_id,
+                model=c.model,
+                tier=c.tier,
+                input_tokens=c.usage.input_tokens,
+                output_tokens=c.usage.output_tokens,
+                usd=c.usd,
+            ).model_dump()
+            for c in gen.costs
+        ],
+    }
+
+
+@DBOS.step(name="collect_results")
+async def collect_results(job_id: str, submitted: list[dict[str, Any]]) -> Outcome:
+    """Download both result files and validate; re-downloading after a crash costs nothing."""
+
+    async def work() -> dict[str, Any]:
+        settings = runtime().settings
+        async with runtime().openai() as client:
+            runner = BatchRunner(client)
+            batches = await runner.refresh([s["id"] for s in submitted])
+            results = await runner.collect(
+                batches.values(), {s["id"]: s["custom_ids"] for s in submitted}
+            )
+        ids = [c for s in submitted for c in s["custom_ids"]]
+        text_id = next(c for c in ids if c.endswith("-data"))
+        image_id = next(c for c in ids if c.endswith("-image"))
+        tiers: dict[str, Tier] = {text_id: "batch", image_id: "batch"}
+        gen = interpret(results, text_id, image_id, Recipe, settings, tiers, list(batches))
+        return _generated(gen)
+
+    return await _guard("collect_results", work)
+
+
+@DBOS.step(name="generate_direct")
+async def generate_direct(
+    job_id: str, prompt: str, instructions: str, image_prompt: str, mode: str
+) -> Outcome:
+    """flex / standard: synchronous calls (a re-run after a crash would pay again: the API
+    offers no idempotency key for them — documented in the README)."""
+
+    async def work() -> dict[str, Any]:
+        settings = runtime().settings
+        async with runtime().openai() as client:
+            gen = await generate_data_and_image(
+                prompt,
+                instructions,
+                Recipe,
+                image_prompt,
+                mode=mode,  # type: ignore[arg-type]
+                settings=settings,
+                client=client,
+                job_id=job_id,
+            )
+        return _generated(gen)
+
+    return await _guard("generate_direct", work)
+
+
+async def _with_store(work: Callable[[Any], Awaitable[T]]) -> T:
+    store = runtime().store()
+    try:
+        return await work(store)
+    finally:
+        close = getattr(store, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _image(generated: dict[str, Any]) -> Image:
+    return Image(base64.b64decode(generated["image_b64"]), CONTENT_TYPES[generated["image_format"]])
+
+
+@DBOS.step(name="write_recipe")
+async def write_recipe(job_id: str, generated: dict[str, Any]) -> Outcome:
+    """Create the page; the store finds the page this job already made, if any."""
+
+    async def work() -> dict[str, str]:
+        recipe = Recipe.model_validate(generated["recipe"])
+
+        async def create(store: Any) -> dict[str, str]:
+            stored = await store.create(recipe, _image(generated), job_id=job_id)
+            return {"id": stored.id, "url": stored.url}
+
+        return await _with_store(create)
+
+    return await _guard("write_recipe", work)
+
+
+@DBOS.step(name="read_recipe")
+async def read_recipe(page_id: str) -> Outcome:
+    async def work() -> dict[str, Any]:
+        async def read(store: Any) -> dict[str, Any]:
+            recipe: Recipe = await store.read(page_id)
+            return recipe.model_dump(mode="json")
+
+        return await _with_store(read)
+
+    return await _guard("read_recipe", work)
+
+
+@DBOS.step(name="update_recipe")
+async def update_recipe(page_id: str, generated: dict[str, Any]) -> Outcome:
+    """Replace the page's content; writing the same content twice leaves the same page."""
+
+    async def work() -> dict[str, str]:
+        recipe = Recipe.model_validate(generated["recipe"])
+
+        async def update(store: Any) -> dict[str, str]:
+            stored = await store.update(page_id, recipe, _image(generated))
+            return {"id": stored.id, "url": stored.url}
+
+        return await _with_store(update)
+
+    return await _guard("update_recipe", work)
+
+
+@DBOS.step(name="cleanup_files")
+async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
+    """Delete our input and result files once the recipe is safely written."""
+
+    async def work() -> int:
+        async with runtime().openai() as client:
+            runner = BatchRunner(client)
+            batches = await runner.refresh([s["id"] for s in submitted])
+            files = [s["input_file_id"] for s in submitted] + [
+                f for b in batches.values() for f in (b.output_file_id, b.error_file_id) if f
+            ]
+            await runner.delete_files(files)
+        return len(files)
+
+    return await _guard("cleanup_files", work)
+
+
+__all__ = ["GenerationError"]

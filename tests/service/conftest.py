@@ -1,0 +1,149 @@
+"""Fixtures for the service tests: both emulators behind stable URLs, DBOS launched once per
+database backend (SQLite file, and the machine's PostgreSQL), fresh emulators per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from openai import AsyncOpenAI
+
+from batchcook.config import Settings
+from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
+from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import OpenAIEmulator
+from batchcook.testing.server import serve
+from batchcook.workflows import engine
+from batchcook.workflows.runtime import configure
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class Switch:
+    """Forwards to whichever emulator the current test installed, behind one URL."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.target(scope, receive, send)
+
+
+@pytest.fixture(scope="session")
+def openai_switch() -> Iterator[tuple[Switch, str]]:
+    switch = Switch()
+    with serve(switch) as url:
+        yield switch, url
+
+
+@pytest.fixture(scope="session")
+def notion_switch() -> Iterator[tuple[Switch, str]]:
+    switch = Switch()
+    with serve(switch) as url:
+        yield switch, url
+
+
+def _postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('dbos') / 'batchcook.sqlite'}"
+        return
+    if not _postgres_available():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"batchcook_test_{uuid.uuid4().hex[:8]}"
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def service_settings(
+    database_url: str, openai_url: str, data_dir: Path, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "openai_api_key": "sk-test-key",
+        "openai_base_url": f"{openai_url}/v1",
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "poll_interval": 0.05,
+        "poll_timeout": 30,
+        "queue_poll_seconds": 0.05,
+        "openai_max_retries": 2,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def dbos_engine(
+    database_url: str, openai_switch: tuple[Switch, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    settings = service_settings(database_url, openai_switch[1], tmp_path_factory.mktemp("data"))
+    engine.launch(settings)
+    yield database_url
+    engine.shutdown()
+
+
+@pytest.fixture
+def openai_emu(openai_switch: tuple[Switch, str]) -> OpenAIEmulator:
+    emu = OpenAIEmulator()
+    openai_switch[0].target = emu.app
+    return emu
+
+
+@pytest.fixture
+def notion_emu(notion_switch: tuple[Switch, str]) -> NotionEmulator:
+    emu = NotionEmulator(rate=None)
+    notion_switch[0].target = emu.app
+    return emu
+
+
+@pytest.fixture
+def service(
+    dbos_engine: str,
+    openai_emu: OpenAIEmulator,
+    notion_emu: NotionEmulator,
+    openai_switch: tuple[Switch, str],
+    notion_switch: tuple[Switch, str],
+    tmp_path: Path,
+) -> Settings:
+    """The running engine, re-pointed at this test's fresh emulators."""
+    settings = service_settings(
+        dbos_engine,
+        openai_switch[1],
+        tmp_path,
+        notion_token="secret_x",
+        notion_recipes_database_id=notion_emu.recipes_database_id,
+        notion_base_url=notion_switch[1],
+    )
+    url = notion_switch[1]
+
+    def store() -> NotionStore:
+        return NotionStore(
+            token=notion_emu.token,
+            database_id=notion_emu.recipes_database_id,
+            user_id=notion_emu.user_id,
+            base_url=url,
+            pacer=Pacer(rate=1000),
+            retry=RetryPolicy(max_retries=4, base_delay=0.01),
+            timeout=5.0,
+        )
+
+    def openai() -> AsyncOpenAI:
+        return AsyncOpenAI(api_key="sk-test-key", base_url=f"{openai_switch[1]}/v1", max_retries=2)
+
+    configure(settings, openai=openai, store=store)
+    return settings
