@@ -94,6 +94,10 @@ class NotionApp:
         except NotionError as error:
             record.status = error.status
             return JSONResponse(error.body(request_id), error.status, headers=error.headers)
+        except Exception as error:  # a bug in the emulator: say so, in Notion's shape
+            record.status = 500
+            bug = NotionError(500, "internal_server_error", f"Emulator bug: {error!r}")
+            return JSONResponse(bug.body(request_id), 500)
 
     async def _dispatch(self, request: Request, record: Recorded) -> Json:
         emulator = self.emulator
