@@ -69,6 +69,8 @@ def emulate_notion(
 
     from batchcook.testing.notion_emulator import NotionEmulator
 
+    if plan not in ("free", "paid"):
+        raise typer.BadParameter("use 'free' or 'paid'", param_hint="--plan")
     emulator = NotionEmulator(token, plan=plan, rate=rate or None)
     typer.echo(
         f"NOTION_BASE_URL=http://{host}:{port}\nNOTION_TOKEN={token}\n"

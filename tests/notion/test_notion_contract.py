@@ -240,3 +240,46 @@ def test_the_openapi_check_can_fail() -> None:
     assert not validator.is_valid(
         {"parent": {"page_id": "p"}, "properties": {}, "children": [heading]}
     )
+
+
+def ts_keys(name: str) -> tuple[set[str], set[str]]:
+    """Required and optional top-level fields of an object type in the SDK's types."""
+    source = (SPECS / "notion-api-endpoints.ts").read_text()
+    found = re.search(rf"^export type {name} = \{{\n(.*?)\n\}}", source, re.S | re.M)
+    assert found, name
+    required, optional = set(), set()
+    for line in found.group(1).split("\n"):
+        field = re.match(r"^  (\w+)(\??):", line)
+        if field:
+            (optional if field.group(2) else required).add(field.group(1))
+    return required, optional
+
+
+async def test_emulator_answers_in_the_official_object_shapes(
+    notion_store: NotionStore, emulator: NotionEmulator, photo: Image
+) -> None:
+    """The emulator's responses carry every field the SDK's types require, and no field
+    they do not declare."""
+    stored = await notion_store.create(carbonara(), photo, job_id="job-1")
+    client = notion_store.client
+    upload = await client.file_uploads.create(filename="a.png", content_type="image/png")
+    children = await client.blocks.children.list(stored.id)
+    answers = {
+        "PageObjectResponse": await client.pages.retrieve(stored.id),
+        "DatabaseObjectResponse": await client.databases.retrieve(emulator.recipes_database_id),
+        "DataSourceObjectResponse": await client.data_sources.retrieve(
+            emulator.recipes_data_source_id
+        ),
+        "QueryDataSourceResponse": await client.data_sources.query(emulator.recipes_data_source_id),
+        "ListBlockChildrenResponse": children,
+        "FileUploadObjectResponse": upload,
+        "QuoteBlockObjectResponse": children["results"][0],
+        "Heading2BlockObjectResponse": children["results"][1],
+        "NumberedListItemBlockObjectResponse": children["results"][2],
+    }
+    for name, answer in answers.items():
+        required, optional = ts_keys(name)
+        assert required - set(answer) == set(), f"{name} lacks fields"
+        assert set(answer) - required - optional == set(), f"{name} has undeclared fields"
+    required, _ = ts_keys("BotUserObjectResponse")
+    assert required <= set(await client.users.me())

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from notion_client.errors import HTTPResponseError
 
 from batchcook.recipes.fixtures import carbonara
 from batchcook.recipes.notion_mapping import normalise_for_notion, required_schema
@@ -19,6 +20,7 @@ from batchcook.stores.notion import (
     RetryPolicy,
     SchemaMismatchError,
 )
+from batchcook.stores.notion.errors import translate
 from batchcook.testing.notion_emulator import NotionEmulator
 
 
@@ -270,3 +272,49 @@ async def test_no_secret_in_reprs_or_errors(
         await store.data_source_id()
     for text in (repr(store), str(caught.value), repr(caught.value)):
         assert "secret_very_private" not in text
+
+
+@pytest.mark.parametrize(
+    ("body", "property_name", "expected_type", "advice"),
+    [
+        ({"properties": {"Colour": {"rich_text": []}}}, "Colour", None, "has no property 'Colour'"),
+        (
+            {"properties": {"Fat (g)": {"rich_text": []}}},
+            "Fat (g)",
+            "number",
+            "property 'Fat (g)' in the recipes database has type number",
+        ),
+        (
+            {"properties": {"Description": {"rich_text": [{"text": {"content": "x" * 2001}}]}}},
+            "Description",
+            "rich_text",
+            "the value for property 'Description' (rich_text) breaks a Notion limit",
+        ),
+        (
+            {"properties": {}, "children": [{"paragraph": {"rich_text": []}}] * 101},
+            None,
+            None,
+            "the page body breaks a Notion limit",
+        ),
+    ],
+)
+async def test_every_validation_error_reads_clearly(
+    notion_store: NotionStore,
+    emulator: NotionEmulator,
+    body: dict[str, object],
+    property_name: str | None,
+    expected_type: str | None,
+    advice: str,
+) -> None:
+    """What Notion says for each validation error, as the store reports it."""
+    parent = {"type": "data_source_id", "data_source_id": emulator.recipes_data_source_id}
+    with pytest.raises(HTTPResponseError) as caught:
+        await notion_store.client.pages.create(parent=parent, **body)
+    error = translate(caught.value, "Creating the recipe page", notion_store.schema)
+    assert (error.code, error.property_name, error.expected_type) == (
+        "validation_error",
+        property_name,
+        expected_type,
+    )
+    assert str(error).startswith("Creating the recipe page failed: ")
+    assert advice in str(error) and caught.value.body and error.notion_message in str(error)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import UploadFile
@@ -15,20 +14,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from batchcook.testing.notion_emulator.errors import NotionError, of_status, validation
+from batchcook.testing.notion_emulator.models import Ctx, Json, Recorded
 from batchcook.testing.notion_emulator.render import render_html, render_text
 from batchcook.testing.notion_emulator.validation import parse_id
-from batchcook.testing.notion_emulator.workspace import (
-    MAX_PAYLOAD_BYTES,
-    Ctx,
-    Json,
-    Recorded,
-    Workspace,
-)
+from batchcook.testing.notion_emulator.workspace import MAX_PAYLOAD_BYTES
 
 if TYPE_CHECKING:
     from batchcook.testing.notion_emulator.emulator import NotionEmulator
 
-Handler = Callable[[Workspace, Ctx, dict[str, str], Request, Any], Any]
 
 _ID = r"(?P<id>[^/]+)"
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -101,6 +94,10 @@ class NotionApp:
         except NotionError as error:
             record.status = error.status
             return JSONResponse(error.body(request_id), error.status, headers=error.headers)
+        except Exception as error:  # a bug in the emulator: say so, in Notion's shape
+            record.status = 500
+            bug = NotionError(500, "internal_server_error", f"Emulator bug: {error!r}")
+            return JSONResponse(bug.body(request_id), 500)
 
     async def _dispatch(self, request: Request, record: Recorded) -> Json:
         emulator = self.emulator

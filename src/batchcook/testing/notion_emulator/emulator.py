@@ -7,9 +7,10 @@ from batchcook.recipes.notion_mapping import DEFAULT_JOB_PROPERTY
 from batchcook.testing.notion_emulator.app import NotionApp
 from batchcook.testing.notion_emulator.clock import Clock
 from batchcook.testing.notion_emulator.faults import FaultPlan
+from batchcook.testing.notion_emulator.models import Page, Recorded
 from batchcook.testing.notion_emulator.ratelimit import RateLimit
 from batchcook.testing.notion_emulator.render import render_html, render_text
-from batchcook.testing.notion_emulator.workspace import Page, Recorded, Workspace
+from batchcook.testing.notion_emulator.workspace import Workspace
 
 #: The API version this emulator implements. Real Notion also accepts older versions with
 #: other semantics; refusing them here makes version drift in our code fail a test.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from batchcook.recipes.notion_mapping import DEFAULT_JOB_PROPERTY, required_schema
@@ -22,132 +21,32 @@ from batchcook.testing.notion_emulator.errors import (
     too_long,
     validation,
 )
+from batchcook.testing.notion_emulator.filters import matches
+from batchcook.testing.notion_emulator.models import (
+    Block,
+    Comment,
+    Ctx,
+    Database,
+    DataSource,
+    FileUpload,
+    Integration,
+    Json,
+    Page,
+    Recorded,
+    new_id,
+    property_name,
+    title_property,
+)
+from batchcook.testing.notion_emulator.uploads import (
+    FILE_URL_LIFETIME,
+    PLAN_UPLOAD_LIMITS,
+    SINGLE_PART_LIMIT,
+    UPLOAD_LIFETIME,
+    check_content,
+    check_type,
+)
 
-Json = dict[str, Any]
-
-MiB = 1024 * 1024
-#: Per-file upload limit by plan (bot.workspace_limits.max_file_upload_size_in_bytes).
-PLAN_UPLOAD_LIMITS = {"free": 5 * MiB, "paid": 5 * 1024 * MiB}
-SINGLE_PART_LIMIT = 20 * MiB
-UPLOAD_LIFETIME = 3600.0
-FILE_URL_LIFETIME = 3600.0
 MAX_PAYLOAD_BYTES = 500 * 1000
-
-#: Content types Notion accepts for uploads (the ones a recipe service could send), with
-#: the extensions that must match them.
-UPLOAD_TYPES: dict[str, tuple[str, ...]] = {
-    "image/png": (".png",),
-    "image/jpeg": (".jpg", ".jpeg"),
-    "image/webp": (".webp",),
-    "image/gif": (".gif",),
-    "image/svg+xml": (".svg",),
-    "image/tiff": (".tif", ".tiff"),
-    "image/heic": (".heic",),
-    "image/vnd.microsoft.icon": (".ico",),
-    "application/pdf": (".pdf",),
-    "text/plain": (".txt",),
-}
-_MAGIC: dict[str, tuple[bytes, ...]] = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "application/pdf": (b"%PDF",),
-}
-
-CAPABILITIES = frozenset({"read", "update", "insert", "comment_read", "comment_insert"})
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-@dataclass
-class Integration:
-    token: str
-    bot_id: str
-    name: str
-    capabilities: frozenset[str] = CAPABILITIES
-
-
-@dataclass
-class DataSource:
-    id: str
-    database_id: str
-    name: str
-    properties: dict[str, Json]
-
-
-@dataclass
-class Database:
-    id: str
-    title: str
-    data_source_ids: list[str]
-    shared: bool
-    created: float
-
-
-@dataclass
-class Page:
-    id: str
-    data_source_id: str
-    values: dict[str, Any]
-    cover: Json | None
-    icon: Json | None
-    created: float
-    edited: float
-    children: list[str] = field(default_factory=list)
-    in_trash: bool = False
-
-
-@dataclass
-class Block:
-    id: str
-    parent: Json
-    type: str
-    data: Json
-    created: float
-    edited: float
-    children: list[str] = field(default_factory=list)
-    in_trash: bool = False
-
-
-@dataclass
-class Comment:
-    id: str
-    page_id: str
-    discussion_id: str
-    rich_text: list[Json]
-    created: float
-    author: str
-
-
-@dataclass
-class FileUpload:
-    id: str
-    filename: str | None
-    content_type: str | None
-    created: float
-    expiry: float | None
-    status: str = "pending"
-    content: bytes | None = None
-
-
-@dataclass
-class Ctx:
-    """Who is calling and from where (file URLs point back at the emulator)."""
-
-    integration: Integration
-    base_url: str
-
-
-@dataclass
-class Recorded:
-    """One request as the emulator saw it, for tests that count or inspect calls."""
-
-    method: str
-    path: str
-    body: Any
-    status: int = 0
 
 
 class Workspace:
@@ -309,7 +208,7 @@ class Workspace:
                 empty = False
             value = page.values.get(name, empty)
             properties[name] = {"id": schema["id"], "type": kind, kind: value}
-        title = "".join(item["plain_text"] for item in page.values.get(_title(source), []))
+        title = "".join(item["plain_text"] for item in page.values.get(title_property(source), []))
         slug = "-".join(title.split()) + "-" if title else ""
         return {
             "object": "page",
@@ -327,6 +226,7 @@ class Workspace:
             },
             "archived": page.in_trash,
             "in_trash": page.in_trash,
+            "is_archived": False,
             "is_locked": False,
             "properties": properties,
             "url": f"https://www.notion.so/{slug}{page.id.replace('-', '')}",
@@ -433,6 +333,7 @@ class Workspace:
             "description": [],
             "parent": {"type": "workspace", "workspace": True},
             "is_inline": False,
+            "archived": False,
             "in_trash": False,
             "is_locked": False,
             "created_time": self.clock.iso(database.created),
@@ -481,7 +382,7 @@ class Workspace:
             if page.data_source_id == source.id and page.in_trash == want_trash
         ]
         if body.get("filter"):
-            pages = [page for page in pages if _matches(source, page, body["filter"])]
+            pages = [page for page in pages if matches(source, page, body["filter"])]
         pages.sort(key=lambda page: page.created, reverse=True)
         listing = self._paginate(
             pages, lambda page: page.id, body.get("start_cursor"), body.get("page_size")
@@ -497,7 +398,7 @@ class Workspace:
             raise body_failed("body.properties", "an object", type(raw).__name__)
         values = {}
         for key, value in raw.items():
-            name = _property_name(source, key)
+            name = property_name(source, key)
             if name is None:
                 raise validation(f"{key} is not a property that exists.")
             _kind, stored = check.property_value(name, source.properties[name], value, self.users)
@@ -732,7 +633,7 @@ class Workspace:
             if len(filename.encode()) > 900:
                 raise too_long("body.filename", 900, len(filename.encode()))
         if content_type is not None:
-            _check_type(content_type, filename)
+            check_type(content_type, filename)
         now = self.clock.now()
         upload = FileUpload(new_id(), filename, content_type, now, now + UPLOAD_LIFETIME)
         self.uploads[upload.id] = upload
@@ -759,17 +660,14 @@ class Workspace:
         if final_type is None:
             raise validation("Could not determine the file's content type; set content_type.")
         name = upload.filename or filename
-        _check_type(final_type, name)
+        check_type(final_type, name)
         limit = PLAN_UPLOAD_LIMITS[self.plan]
         if len(data) > min(limit, SINGLE_PART_LIMIT):
             raise validation(
                 f"The file is {len(data)} bytes, over the limit of {min(limit, SINGLE_PART_LIMIT)} "
                 "bytes for a single-part upload in this workspace."
             )
-        magic = _MAGIC.get(final_type)
-        webp_ok = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-        if (magic and not data.startswith(magic)) or (final_type == "image/webp" and not webp_ok):
-            raise validation(f"The file's content is not a valid {final_type} file.")
+        check_content(final_type, data)
         upload.status, upload.content = "uploaded", data
         upload.filename, upload.content_type = name, final_type
         return self.upload_json(ctx, upload)
@@ -777,71 +675,3 @@ class Workspace:
     def retrieve_upload(self, ctx: Ctx, upload_id: str) -> Json:
         self._require(ctx, "read")
         return self.upload_json(ctx, self._upload(upload_id))
-
-
-def _check_type(content_type: str, filename: str | None) -> None:
-    if content_type not in UPLOAD_TYPES:
-        raise validation(f"Unsupported content_type for a file upload: `{content_type}`.")
-    if filename is not None:
-        extension = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-        if extension not in UPLOAD_TYPES[content_type]:
-            raise validation(
-                f"The filename extension `{extension or '(none)'}` does not match the "
-                f"content_type `{content_type}`."
-            )
-
-
-def _title(source: DataSource) -> str:
-    return next((n for n, s in source.properties.items() if s["type"] == "title"), "")
-
-
-def _property_name(source: DataSource, key: str) -> str | None:
-    if key in source.properties:
-        return key
-    return next((n for n, s in source.properties.items() if s["id"] == key), None)
-
-
-_TEXT_OPS = {
-    "equals": lambda v, x: v == x,
-    "does_not_equal": lambda v, x: v != x,
-    "contains": lambda v, x: x in v,
-    "does_not_contain": lambda v, x: x not in v,
-    "starts_with": lambda v, x: v.startswith(x),
-    "ends_with": lambda v, x: v.endswith(x),
-    "is_empty": lambda v, x: v == "",
-    "is_not_empty": lambda v, x: v != "",
-}
-
-
-def _matches(source: DataSource, page: Page, rule: Any) -> bool:
-    """Data-source filters: compound ``and``/``or``, text conditions on title/rich_text,
-    ``equals`` on select and number."""
-    if not isinstance(rule, dict):
-        raise body_failed("body.filter", "an object", rule)
-    if "and" in rule:
-        return all(_matches(source, page, r) for r in rule["and"])
-    if "or" in rule:
-        return any(_matches(source, page, r) for r in rule["or"])
-    key = rule.get("property")
-    name = _property_name(source, str(key))
-    if name is None:
-        raise validation(f"Could not find property with name or id: {key}")
-    kind = source.properties[name]["type"]
-    if kind not in rule:
-        given = next((k for k in rule if k != "property"), "undefined")
-        raise validation(f"database property {kind} does not match filter {given}")
-    condition = rule[kind]
-    if not isinstance(condition, dict) or len(condition) != 1:
-        raise body_failed(f"body.filter.{kind}", "an object with one condition", condition)
-    op, operand = next(iter(condition.items()))
-    value = page.values.get(name)
-    if kind in ("title", "rich_text"):
-        text = "".join(item["plain_text"] for item in value or [])
-        if op not in _TEXT_OPS:
-            raise body_failed(f"body.filter.{kind}", "a text condition", op)
-        return bool(_TEXT_OPS[op](text, operand))
-    if kind == "select" and op == "equals":
-        return value is not None and value["name"] == operand
-    if kind == "number" and op == "equals":
-        return bool(value == operand)
-    raise validation(f"The emulator does not model the filter {kind}.{op}.")
