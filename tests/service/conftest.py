@@ -131,7 +131,7 @@ def service(
     )
     url = notion_switch[1]
 
-    def store() -> NotionStore:
+    def store(database_id: str | None = None) -> NotionStore:
         return NotionStore(
             token=notion_emu.token,
             database_id=notion_emu.recipes_database_id,

@@ -16,9 +16,8 @@ from openai import AsyncOpenAI
 
 from batchcook.config import Settings
 from batchcook.jobs import Job
-from batchcook.stores import RecipeStore
 from batchcook.workflows import recipes
-from batchcook.workflows.runtime import configure
+from batchcook.workflows.runtime import StoreFactory, configure
 
 log = logging.getLogger(__name__)
 QUEUE = "recipes"
@@ -40,7 +39,7 @@ def dbos_config(settings: Settings) -> DBOSConfig:
 def _start(
     settings: Settings,
     openai: Callable[[], AsyncOpenAI] | None,
-    store: Callable[[], RecipeStore] | None,
+    store: StoreFactory | None,
     worker: bool,
 ) -> None:
     configure(settings, openai=openai, store=store)
@@ -54,7 +53,7 @@ def launch(
     settings: Settings,
     *,
     openai: Callable[[], AsyncOpenAI] | None = None,
-    store: Callable[[], RecipeStore] | None = None,
+    store: StoreFactory | None = None,
     worker: bool = True,
 ) -> None:
     """Start DBOS in this process, outside an event loop (CLI, tests)."""
@@ -70,7 +69,7 @@ async def launch_async(
     settings: Settings,
     *,
     openai: Callable[[], AsyncOpenAI] | None = None,
-    store: Callable[[], RecipeStore] | None = None,
+    store: StoreFactory | None = None,
     worker: bool = True,
 ) -> None:
     """Start DBOS from inside a running event loop (the API server's lifespan)."""

@@ -49,7 +49,7 @@ async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
         return await fail(job, generated["error"])
     job.status = "writing"
     await publish(job)
-    written = await steps.write_recipe(job.id, generated["ok"])
+    written = await steps.write_recipe(job.id, generated["ok"], job.database_id)
     if "error" in written:
         return await fail(job, written["error"])
     return await _succeed(job, written["ok"], generated["ok"])

@@ -7,7 +7,7 @@ through this module, configured once per process by ``engine.launch``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from openai import AsyncOpenAI
 
@@ -15,12 +15,14 @@ from batchcook.config import Settings
 from batchcook.generation.generate import openai_client
 from batchcook.stores import RecipeStore, open_store
 
+StoreFactory = Callable[[str | None], RecipeStore]
+
 
 @dataclass
 class Runtime:
     settings: Settings
-    openai: Callable[[], AsyncOpenAI] = field(default=lambda: AsyncOpenAI())
-    store: Callable[[], RecipeStore] = field(default=lambda: open_store(Settings()))
+    openai: Callable[[], AsyncOpenAI]
+    store: StoreFactory  # called with a job's database id (None: the configured one)
 
 
 _current: Runtime | None = None
@@ -30,15 +32,24 @@ def configure(
     settings: Settings,
     *,
     openai: Callable[[], AsyncOpenAI] | None = None,
-    store: Callable[[], RecipeStore] | None = None,
+    store: StoreFactory | None = None,
 ) -> Runtime:
     global _current
     _current = Runtime(
-        settings,
-        openai or (lambda: openai_client(settings)),
-        store or (lambda: open_store(settings)),
+        settings, openai or (lambda: openai_client(settings)), store or _default_store(settings)
     )
     return _current
+
+
+def _default_store(settings: Settings) -> StoreFactory:
+    def make(database_id: str | None) -> RecipeStore:
+        if database_id and settings.notion_token is not None:
+            return open_store(
+                settings.model_copy(update={"notion_recipes_database_id": database_id})
+            )
+        return open_store(settings)
+
+    return make
 
 
 def runtime() -> Runtime:

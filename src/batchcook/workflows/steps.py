@@ -212,8 +212,8 @@ async def generate_direct(
     return await _guard("generate_direct", work)
 
 
-async def _with_store(work: Callable[[Any], Awaitable[T]]) -> T:
-    store = runtime().store()
+async def _with_store(work: Callable[[Any], Awaitable[T]], database_id: str | None = None) -> T:
+    store = runtime().store(database_id)
     try:
         return await work(store)
     finally:
@@ -227,7 +227,9 @@ def _image(generated: dict[str, Any]) -> Image:
 
 
 @DBOS.step(name="write_recipe")
-async def write_recipe(job_id: str, generated: dict[str, Any]) -> Outcome:
+async def write_recipe(
+    job_id: str, generated: dict[str, Any], database_id: str | None = None
+) -> Outcome:
     """Create the page; the store finds the page this job already made, if any."""
 
     async def work() -> dict[str, str]:
@@ -237,7 +239,7 @@ async def write_recipe(job_id: str, generated: dict[str, Any]) -> Outcome:
             stored = await store.create(recipe, _image(generated), job_id=job_id)
             return {"id": stored.id, "url": stored.url}
 
-        return await _with_store(create)
+        return await _with_store(create, database_id)
 
     return await _guard("write_recipe", work)
 

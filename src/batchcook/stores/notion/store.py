@@ -443,3 +443,27 @@ class NotionStore:
             cursor = listing.get("next_cursor")
             if not listing.get("has_more") or not cursor:
                 return texts
+
+    # --- webhook support (the #modify flow) ----------------------------------------------
+
+    async def read_comment(self, comment_id: str) -> tuple[str, str, str]:
+        """(page id, plain text, author id) of a comment: webhook events carry no content."""
+        comment = await self._call(
+            "Reading the comment", partial(self.client.comments.retrieve, comment_id=comment_id)
+        )
+        parent = comment.get("parent") or {}
+        page_id = str(parent.get("page_id") or parent.get("block_id") or "")
+        author = str((comment.get("created_by") or {}).get("id", ""))
+        return page_id, mapping.plain_text(comment.get("rich_text") or []), author
+
+    async def integration_id(self) -> str:
+        """Our own bot user: comments it wrote must never trigger a modification."""
+        me = await self._call("Reading the integration's user", self.client.users.me)
+        return str(me.get("id", ""))
+
+    async def is_recipe_page(self, page_id: str) -> bool:
+        try:
+            await self._own_page(page_id)
+        except RecipeNotFound:
+            return False
+        return True

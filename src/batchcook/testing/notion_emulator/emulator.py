@@ -70,6 +70,22 @@ class NotionEmulator:
         with self.workspace.lock:
             return [p for p in self.workspace.pages.values() if p.in_trash == in_trash]
 
+    def add_user_comment(self, page_id: str, text: str) -> str:
+        """A comment written by a person in the Notion UI (what triggers ``#modify``)."""
+        from batchcook.testing.notion_emulator.models import Comment, new_id
+
+        with self.workspace.lock:
+            comment = Comment(
+                new_id(),
+                page_id,
+                new_id(),
+                [{"type": "text", "text": {"content": text, "link": None}, "plain_text": text}],
+                self.clock.now(),
+                self.workspace.person_id,
+            )
+            self.workspace.comments[comment.id] = comment
+            return comment.id
+
     def render_text(self, page_id: str) -> str:
         with self.workspace.lock:
             return render_text(self.workspace, page_id)

@@ -1,0 +1,248 @@
+"""The HTTP API over real HTTP: create via GET and POST, the signed Notion webhook, job
+status, auth and every bad input — against both emulators, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from batchcook.api.app import create_app
+from batchcook.api.webhook import sign
+from batchcook.config import Settings
+from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
+from batchcook.testing.server import serve
+
+TOKEN = "secret_verification_token_123"
+
+
+@pytest.fixture
+def api(service: Settings) -> Iterator[tuple[str, Settings]]:
+    settings = service.model_copy(
+        update={"api_key": SecretStr("api-key-1"), "notion_verification_token": SecretStr(TOKEN)}
+    )
+    with serve(create_app(settings, manage_engine=False)) as url:
+        yield url, settings
+
+
+AUTH = {"Authorization": "Bearer api-key-1"}
+
+
+def wait_job(
+    url: str, job_id: str, statuses: tuple[str, ...] = ("succeeded", "failed"), timeout: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while True:
+        r = httpx.get(f"{url}/api/jobs/{job_id}", headers=AUTH)
+        if r.status_code == 200:
+            job = r.json()
+            if not seen or seen[-1] != job["status"]:
+                seen.append(job["status"])
+            if job["status"] in statuses:
+                job["_seen"] = seen
+                return job
+        assert time.monotonic() < deadline, f"job {job_id}: {seen}"
+        time.sleep(0.02)
+
+
+def test_create_by_post_and_follow_every_state(
+    api: tuple[str, Settings], openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    url, _ = api
+    openai_emu.faults.default_batch = BatchPlan(validating=10, in_progress=10, finalizing=10)
+    r = httpx.post(
+        f"{url}/api/recipes",
+        json={"prompt": "pasta carbonara", "request_id": uuid.uuid4().hex},
+        headers=AUTH,
+    )
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["message"] == "Recipe creation in progress"
+    assert body["status_url"].endswith(f"/api/jobs/{body['job_id']}")
+    job = wait_job(url, body["job_id"], ("generating",))
+    assert len(job["batches"]) == 2
+    for _ in range(3):
+        openai_emu.advance(10)
+    done = wait_job(url, body["job_id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert "generating" in done["_seen"]
+    assert done["page_url"] and done["cost_usd"] > 0
+    assert len(notion_emu.pages()) == 1
+    assert "Pasta Carbonara" in notion_emu.render_text(done["page_id"])
+
+
+def test_create_by_get_with_query_key_and_same_request_id_is_one_job(
+    api: tuple[str, Settings], openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    url, _ = api
+    rid = uuid.uuid4().hex
+    first = httpx.get(
+        f"{url}/recipes", params={"prompt": "ramen", "key": "api-key-1", "request_id": rid}
+    )
+    second = httpx.get(
+        f"{url}/api/recipes", params={"prompt": "ramen", "key": "api-key-1", "request_id": rid}
+    )
+    assert first.status_code == second.status_code == 202
+    assert first.json()["job_id"] == second.json()["job_id"]
+    assert wait_job(url, first.json()["job_id"])["status"] == "succeeded"
+    assert len(openai_emu.state.batches) == 2
+    assert len(notion_emu.pages()) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "needle"),
+    [
+        ("POST", "/api/recipes", {"json": {"prompt": ""}}, 422, "empty"),
+        ("POST", "/api/recipes", {"json": {}}, 422, "missing"),
+        ("POST", "/api/recipes", {"json": {"prompt": "x" * 2001}}, 422, "2,001 characters"),
+        (
+            "POST",
+            "/api/recipes",
+            {"json": {"prompt": "soup", "mode": "turbo"}},
+            422,
+            "unknown mode",
+        ),
+        ("POST", "/api/recipes", {"content": b"{not json"}, 400, "not valid JSON"),
+        ("POST", "/api/recipes", {"json": ["soup"]}, 400, "JSON object"),
+        ("GET", "/api/jobs/create-nope", {}, 404, "no job"),
+        ("POST", "/api/jobs/modify", {"json": {"request": "vegan"}}, 422, "page_id"),
+    ],
+)
+def test_bad_input_is_a_precise_4xx_and_reaches_nothing(
+    api: tuple[str, Settings],
+    openai_emu: OpenAIEmulator,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    needle: str,
+) -> None:
+    url, _ = api
+    r = httpx.request(method, f"{url}{path}", headers=AUTH, **kwargs)
+    assert r.status_code == status, r.text
+    assert needle in r.json()["error"]["message"]
+    assert openai_emu.calls == {}
+
+
+def test_auth(api: tuple[str, Settings]) -> None:
+    url, _ = api
+    assert httpx.post(f"{url}/api/recipes", json={"prompt": "soup"}).status_code == 401
+    wrong = httpx.post(
+        f"{url}/api/recipes", json={"prompt": "soup"}, headers={"Authorization": "Bearer nope"}
+    )
+    assert wrong.status_code == 401 and "api-key-1" not in wrong.text
+    assert (
+        httpx.post(
+            f"{url}/api/recipes", params={"key": "api-key-1"}, json={"prompt": "soup"}
+        ).status_code
+        == 401
+    )
+    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{url}/api/jobs", headers=AUTH).status_code == 200
+
+
+def _event(
+    kind: str,
+    comment_id: str,
+    page_id: str,
+    event_id: str | None = None,
+    author_type: str = "person",
+) -> bytes:
+    return json.dumps(
+        {
+            "id": event_id or str(uuid.uuid4()),
+            "timestamp": "2026-11-25T19:00:00Z",
+            "workspace_id": "w",
+            "subscription_id": "s",
+            "integration_id": "i",
+            "type": kind,
+            "attempt_number": 1,
+            "authors": [{"id": "u", "type": author_type}],
+            "entity": {"id": comment_id, "type": "comment"},
+            "data": {"page_id": page_id, "parent": {"id": page_id, "type": "page"}},
+        }
+    ).encode()
+
+
+def _deliver(url: str, body: bytes, token: str = TOKEN) -> httpx.Response:
+    return httpx.post(
+        f"{url}/api/recipes/modify",
+        content=body,
+        headers={"X-Notion-Signature": sign(token, body), "Content-Type": "application/json"},
+    )
+
+
+def test_modify_via_signed_webhook(
+    api: tuple[str, Settings], openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    url, _ = api
+    created = httpx.post(f"{url}/api/recipes", json={"prompt": "beef chili"}, headers=AUTH).json()
+    page_id = wait_job(url, created["job_id"])["page_id"]
+    comment_id = notion_emu.add_user_comment(page_id, "#modify make it vegan")
+    event = _event("comment.created", comment_id, page_id, event_id=str(uuid.uuid4()))
+
+    first, again = _deliver(url, event), _deliver(url, event)
+    assert first.status_code == again.status_code == 202, first.text
+    assert first.json()["message"] == "Recipe modification in progress"
+    assert first.json()["job_id"] == again.json()["job_id"]
+    done = wait_job(url, first.json()["job_id"])
+    assert done["status"] == "succeeded", done["error"]
+    assert done["page_id"] == page_id
+    assert len(notion_emu.pages()) == 1
+    assert len(openai_emu.state.batches) == 4  # two for the create, two for one modification
+    text_batch = [
+        b for b in openai_emu.state.batches.values() if b.endpoint == "/v1/images/generations"
+    ][-1]
+    image_prompt = (
+        json.loads(openai_emu.state.files.get(text_batch.input_file_id).data)["body"]["prompt"]
+        if text_batch.input_file_id in openai_emu.state.files
+        else None
+    )
+    assert image_prompt is None or "vegan" in image_prompt
+
+
+def test_webhook_handshake_bad_signature_and_ignored_events(
+    api: tuple[str, Settings],
+    service: Settings,
+    notion_emu: NotionEmulator,
+    openai_emu: OpenAIEmulator,
+    tmp_path: Path,
+) -> None:
+    url, settings = api
+    fresh = settings.model_copy(
+        update={"notion_verification_token": None, "data_dir": tmp_path / "hook"}
+    )
+    with serve(create_app(fresh, manage_engine=False)) as hook_url:
+        unsigned = json.dumps({"id": "e1", "type": "comment.created"}).encode()
+        assert httpx.post(f"{hook_url}/api/recipes/modify", content=unsigned).status_code == 401
+        shake = httpx.post(
+            f"{hook_url}/api/recipes/modify", json={"verification_token": "secret_handshake"}
+        )
+        assert shake.status_code == 200
+        assert (tmp_path / "hook" / "notion_verification_token").read_text() == "secret_handshake"
+        ok = _deliver(hook_url, _event("page.created", "c", "p"), token="secret_handshake")
+        assert ok.status_code == 200 and "ignored" in ok.json()["message"]
+
+    forged = _event("comment.created", "c", "p")
+    assert _deliver(url, forged, token="wrong-token").status_code == 401
+    assert httpx.post(f"{url}/api/recipes/modify", content=forged).status_code == 401
+    assert httpx.post(f"{url}/api/recipes/modify", content=b"{oops").status_code == 400
+
+    created = httpx.post(f"{url}/api/recipes", json={"prompt": "lentil soup"}, headers=AUTH).json()
+    page_id = wait_job(url, created["job_id"])["page_id"]
+    plain = notion_emu.add_user_comment(page_id, "looks tasty!")
+    r = _deliver(url, _event("comment.created", plain, page_id))
+    assert r.status_code == 200 and "does not start with #modify" in r.json()["message"]
+    r = _deliver(url, _event("comment.created", plain, page_id, author_type="bot"))
+    assert r.status_code == 200 and "integration" in r.json()["message"]
+    calls = len(openai_emu.state.batches)
+    assert calls == 2  # nothing was generated for the ignored comments
