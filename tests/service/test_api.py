@@ -244,5 +244,9 @@ def test_webhook_handshake_bad_signature_and_ignored_events(
     assert r.status_code == 200 and "does not start with #modify" in r.json()["message"]
     r = _deliver(url, _event("comment.created", plain, page_id, author_type="bot"))
     assert r.status_code == 200 and "integration" in r.json()["message"]
-    calls = len(openai_emu.state.batches)
-    assert calls == 2  # nothing was generated for the ignored comments
+    ours = next(
+        c.id for c in notion_emu.workspace.comments.values() if c.author != notion_emu.user_id
+    )
+    r = _deliver(url, _event("comment.created", ours, page_id))  # authors forged as a person
+    assert r.status_code == 200 and "our own comment" in r.json()["message"]
+    assert len(openai_emu.state.batches) == 2  # nothing was generated for ignored comments

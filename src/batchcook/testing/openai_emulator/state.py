@@ -154,6 +154,7 @@ class EmulatorState:
         self.batches: dict[str, BatchRecord] = {}
         self.lock = threading.RLock()
         self.calls: dict[str, int] = {}
+        self.answered: list[tuple[str, Any]] = []  # (endpoint, body) of every request run
 
     def today(self) -> Any:
         return datetime.fromtimestamp(self.clock.now(), UTC).date()
@@ -162,6 +163,7 @@ class EmulatorState:
 
     def run_request(self, endpoint: str, body: Any) -> dict[str, Any]:
         """Validate and answer one request as the sync endpoint would; raises ``APIError``."""
+        self.answered.append((endpoint, body))
         if endpoint == "/v1/responses":
             info = validation.validate_responses_body(body, self.catalog, self.today())
             text = content._input_text(body).lower()
