@@ -80,6 +80,17 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("BATCHCOOK_OPENAI_MAX_RETRIES", "openai_max_retries"),
     )
+    on_timeout: Literal["continue", "fallback", "fail"] = Field(
+        default="continue", validation_alias=AliasChoices("BATCHCOOK_ON_TIMEOUT", "on_timeout")
+    )
+    max_poll_interval: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_MAX_POLL_INTERVAL", "max_poll_interval"),
+    )
+    max_retries: int = Field(
+        default=2, ge=0, validation_alias=AliasChoices("BATCHCOOK_MAX_RETRIES", "max_retries")
+    )
     catalog_path: Path | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_CATALOG", "catalog_path")
     )

@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 
 from batchcook.config import Mode
 
-JobStatus = Literal["queued", "submitted", "generating", "writing", "succeeded", "failed"]
+JobStatus = Literal[
+    "queued", "submitted", "generating", "waiting", "writing", "succeeded", "failed"
+]
 JobKind = Literal["create", "modify"]
 TERMINAL_STATUSES = ("succeeded", "failed")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._:-]+")
@@ -36,6 +38,7 @@ def new_job_id(kind: JobKind, request_id: str | None = None) -> str:
 class BatchState(BaseModel):
     id: str
     endpoint: str
+    attempt: int = 0
     status: str = "validating"
     completed: int = 0
     failed: int = 0

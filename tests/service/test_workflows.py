@@ -50,27 +50,105 @@ async def test_failed_batch_fails_the_job_without_a_page(
     done = await wait_for(job.id)
     assert done.status == "failed"
     assert done.error is not None
-    assert (done.error.step, done.error.type) == ("collect_results", "BatchFailedError")
+    assert (done.error.step, done.error.type) == ("interpret_results", "BatchFailedError")
+    assert len(openai_emu.state.batches) == 2 * (1 + service.max_retries)  # retryable code
     assert "Enqueued token limit reached" in done.error.message
     assert done.error.retryable
     assert notion_emu.pages() == []
 
 
-async def test_timeout_keeps_the_batch_ids_on_the_job(
-    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
-) -> None:
+def _tune(service: Settings, **changes: object) -> None:
     from batchcook.workflows.runtime import runtime
 
-    runtime().settings = service.model_copy(update={"poll_timeout": 0.2})
+    runtime().settings = service.model_copy(update=changes)
+
+
+async def test_timeout_fail_cancels_and_keeps_the_ids(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, poll_timeout=0.2, on_timeout="fail")
     openai_emu.faults.default_batch = BatchPlan.stuck("in_progress")
     job = Job(id=new_job_id("create"), kind="create", prompt="slow soup")
     await engine.start_job(job)
     done = await wait_for(job.id)
     assert done.status == "failed" and done.error is not None
-    assert done.error.type == "BatchTimeoutError"
+    assert done.error.type == "BatchTimeoutError" and "batch timeout" in done.error.message
     for batch in done.batches:
         assert batch.id in done.error.message
-        assert batch.status == "in_progress"
+    assert {b.status for b in openai_emu.state.batches.values()} == {"cancelled"}
+    assert notion_emu.pages() == []
+
+
+async def test_continue_past_the_foreground_wait(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, poll_timeout=0.2, max_poll_interval=0.2)
+    openai_emu.faults.default_batch = BatchPlan(in_progress=20 * 60)  # a 20-minute batch
+    job = Job(id=new_job_id("create"), kind="create", prompt="slow braise")
+    await engine.start_job(job)
+    waiting = await wait_for(job.id, ("waiting",))
+    assert all(b.status == "in_progress" for b in waiting.batches)
+    openai_emu.advance(20 * 60)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    assert len(openai_emu.state.batches) == 2 and len(notion_emu.pages()) == 1
+
+
+async def test_fallback_generates_the_rest_at_standard_price(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, poll_timeout=0.2, on_timeout="fallback")
+    openai_emu.faults.next_batch(BatchPlan.stuck("in_progress"), endpoint="/v1/images/generations")
+    job = Job(id=new_job_id("create"), kind="create", prompt="quick salad")
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    assert [c.tier for c in done.costs] == ["batch", "standard"]
+    image_batch = next(
+        b for b in openai_emu.state.batches.values() if b.endpoint == "/v1/images/generations"
+    )
+    assert image_batch.status in ("cancelling", "cancelled")
+    assert openai_emu.calls["/v1/images/generations"] == 1
+
+
+async def test_failed_line_is_resubmitted_alone(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    job = Job(id=new_job_id("create"), kind="create", prompt="dumplings")
+    openai_emu.faults.next_batch(
+        BatchPlan(fail_lines={f"{job.id}-image"}), endpoint="/v1/images/generations"
+    )
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    endpoints = sorted(b.endpoint for b in openai_emu.state.batches.values())
+    assert endpoints == ["/v1/images/generations"] * 2 + ["/v1/responses"]
+    assert sorted(b.attempt for b in done.batches) == [0, 0, 1]
+    assert len(notion_emu.pages()) == 1
+
+
+async def test_expired_remainder_is_resubmitted(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    openai_emu.faults.next_batch(BatchPlan(force="expired", finished=0), endpoint="/v1/responses")
+    job = Job(id=new_job_id("create"), kind="create", prompt="tamales")
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    endpoints = sorted(b.endpoint for b in openai_emu.state.batches.values())
+    assert endpoints == ["/v1/images/generations", "/v1/responses", "/v1/responses"]
+
+
+async def test_a_400_is_not_retried(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, max_output_tokens=300)  # the recipe cannot fit: incomplete, every time
+    job = Job(id=new_job_id("create"), kind="create", prompt="paella")
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "failed" and done.error is not None
+    assert done.error.type == "IncompleteResponseError"
+    assert len(openai_emu.state.batches) == 2
     assert notion_emu.pages() == []
 
 

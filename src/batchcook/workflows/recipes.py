@@ -8,7 +8,6 @@ every transition, so ``GET /api/jobs/{id}`` and ``batchcook jobs`` read it from 
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,8 @@ from batchcook.workflows.runtime import runtime
 
 JOB_EVENT = "job"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
+RESPONSES, IMAGES = "/v1/responses", "/v1/images/generations"
+WINDOW_SECONDS = 25 * 3600  # the 24 h completion window, plus time to finalize
 
 
 async def publish(job: Job) -> None:
@@ -89,7 +90,7 @@ async def _succeed(job: Job, page: dict[str, str], generated: dict[str, Any]) ->
 
 
 async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> dict[str, Any]:
-    """Submit (or in flex/standard, call directly), poll with durable sleep, collect."""
+    """Generate both parts: batches (retrying failed lines alone) or direct calls."""
     await publish(job)
     checked = await steps.check_models_step(job.mode, datetime.now(UTC).date().isoformat())
     if "error" in checked:
@@ -102,40 +103,118 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
             job.costs = [Cost.model_validate(c) for c in out["ok"]["costs"]]
         return out
 
-    submitted = await steps.submit_batches(job.id, prompt, instructions, picture)
-    if "error" in submitted:
-        return submitted
-    batches: list[dict[str, Any]] = submitted["ok"]
-    job.batches = [BatchState(id=b["id"], endpoint=b["endpoint"]) for b in batches]
-    job.status = "submitted"
-    await publish(job)
-
     settings = runtime().settings
-    polls = max(1, math.ceil(settings.poll_timeout / settings.poll_interval) + 1)
-    for attempt in range(polls):
-        polled = await steps.poll_batches([b["id"] for b in batches])
-        if "error" in polled:
-            return polled
-        job.batches = [BatchState.model_validate(s) for s in polled["ok"]]
-        job.status = "generating"
+    endpoints = [RESPONSES, IMAGES]
+    results: dict[str, dict[str, Any]] = {}  # custom_id -> encoded result, successes kept
+    all_submitted: list[dict[str, Any]] = []
+    for attempt in range(settings.max_retries + 1):
+        submitted = await steps.submit_batches(
+            job.id, prompt, instructions, picture, endpoints, attempt
+        )
+        if "error" in submitted:
+            return submitted
+        batches: list[dict[str, Any]] = submitted["ok"]
+        all_submitted.extend(batches)
+        job.batches = [b for b in job.batches if b.id not in {x["id"] for x in batches}]
+        job.batches += [
+            BatchState(id=b["id"], endpoint=b["endpoint"], attempt=attempt) for b in batches
+        ]
+        if job.status in ("queued", "generating"):
+            job.status = "submitted"
         await publish(job)
-        if all(b.status in TERMINAL for b in job.batches):
+
+        waited = await _wait(job, [b["id"] for b in batches])
+        if "error" in waited:
+            return waited
+        collected = await steps.collect_results(batches)
+        if "error" in collected:
+            return collected
+        fresh: dict[str, dict[str, Any]] = collected["ok"]
+        if waited.get("fallback"):
+            # Unfinished parts now come from the standard API (full price, shown in costs).
+            missing = [
+                b["endpoint"] for b in batches if not fresh.get(b["custom_ids"][0], {}).get("ok")
+            ]
+            if missing:
+                direct = await steps.generate_standard(
+                    job.id, prompt, instructions, picture, missing
+                )
+                if "error" in direct:
+                    return direct
+                fresh.update(direct["ok"])
+        for cid, result in fresh.items():
+            if result["ok"] or not results.get(cid, {}).get("ok"):
+                results[cid] = result
+        retry = [
+            b["endpoint"]
+            for b in batches
+            if not results.get(b["custom_ids"][0], {}).get("ok")
+            and results.get(b["custom_ids"][0], {}).get("retryable")
+        ]
+        failed_for_good = any(not r["ok"] and not r.get("retryable") for r in results.values())
+        if not retry or failed_for_good or attempt == settings.max_retries:
             break
-        if attempt < polls - 1:
-            await DBOS.sleep_async(settings.poll_interval)
-    else:
-        ids = ", ".join(f"{b.id} ({b.status})" for b in job.batches)
-        return {
-            "error": {
-                "step": "poll_batches",
-                "message": f"batch timeout after {settings.poll_timeout:.0f}s: {ids} still "
-                "running; the batch ids are kept on this job",
-                "type": "BatchTimeoutError",
-                "retryable": True,
-            }
-        }
-    out = await steps.collect_results(job.id, batches)
+        endpoints = retry  # resubmit only what failed; what was paid for is kept
+
+    out = await steps.interpret_results(job.id, results)
     if "ok" in out:
         job.costs = [Cost.model_validate(c) for c in out["ok"]["costs"]]
-        out["ok"]["submitted"] = batches
+        out["ok"]["submitted"] = all_submitted
     return out
+
+
+async def _wait(job: Job, batch_ids: list[str]) -> dict[str, Any]:
+    """Poll with durable sleep. Past the foreground wait, BATCHCOOK_ON_TIMEOUT decides:
+    ``continue`` (keep polling, backing off toward BATCHCOOK_MAX_POLL_INTERVAL, until the
+    batches end — they expire by themselves after 24 h), ``fallback`` (cancel and let the
+    caller generate the rest at standard price) or ``fail`` (cancel and fail)."""
+    settings = runtime().settings
+    interval, waited, foreground = settings.poll_interval, 0.0, True
+    while True:
+        polled = await steps.poll_batches(batch_ids)
+        if "error" in polled:
+            return polled
+        states = {s["id"]: BatchState.model_validate(s) for s in polled["ok"]}
+        job.batches = [
+            states[b.id].model_copy(update={"attempt": b.attempt}) if b.id in states else b
+            for b in job.batches
+        ]
+        if foreground:
+            job.status = "generating"
+        await publish(job)
+        unfinished = [b for b in batch_ids if states[b].status not in TERMINAL]
+        if not unfinished:
+            return {}
+        if foreground and waited >= settings.poll_timeout:
+            ids = ", ".join(f"{b} ({states[b].status})" for b in unfinished)
+            if settings.on_timeout == "continue":
+                foreground = False
+                job.status = "waiting"
+                await publish(job)
+            else:
+                await steps.cancel_batches(unfinished)
+                if settings.on_timeout == "fallback":
+                    return {"fallback": unfinished}
+                return {
+                    "error": {
+                        "step": "poll_batches",
+                        "message": f"batch timeout after {settings.poll_timeout:.0f}s: {ids} "
+                        "cancelled (BATCHCOOK_ON_TIMEOUT=fail)",
+                        "type": "BatchTimeoutError",
+                        "retryable": True,
+                    }
+                }
+        if waited > WINDOW_SECONDS:
+            return {
+                "error": {
+                    "step": "poll_batches",
+                    "message": f"batches {', '.join(unfinished)} did not end within the 24 h "
+                    "window",
+                    "type": "BatchTimeoutError",
+                    "retryable": True,
+                }
+            }
+        await DBOS.sleep_async(interval)
+        waited += interval
+        if not foreground:
+            interval = min(interval * 1.5, settings.max_poll_interval)

@@ -10,6 +10,7 @@ so the workflow records it on the job (exceptions do not always survive checkpoi
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,7 +18,8 @@ from typing import Any, TypeVar
 from dbos import DBOS
 from openai.types import Batch
 
-from batchcook.generation.batch import BatchRunner, SubmittedBatch
+from batchcook.generation import direct
+from batchcook.generation.batch import BatchRunner, Failure, Result, SubmittedBatch, Success
 from batchcook.generation.batch.jsonl import BatchRequest
 from batchcook.generation.catalog import Tier
 from batchcook.generation.errors import GenerationError
@@ -34,6 +36,7 @@ from batchcook.workflows.runtime import runtime
 
 log = logging.getLogger(__name__)
 JOB_METADATA = "batchcook_job"
+ATTEMPT_METADATA = "batchcook_attempt"
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 T = TypeVar("T")
 Outcome = dict[str, Any]
@@ -81,17 +84,29 @@ async def check_models_step(mode: str, today: str) -> Outcome:
 
 
 @DBOS.step(name="submit_batches")
-async def submit_batches(job_id: str, prompt: str, instructions: str, image_prompt: str) -> Outcome:
-    """Create the job's two batches — unless an earlier run of this step already did."""
+async def submit_batches(
+    job_id: str,
+    prompt: str,
+    instructions: str,
+    image_prompt: str,
+    endpoints: list[str],
+    attempt: int = 0,
+) -> Outcome:
+    """Create the job's batches for ``endpoints`` (attempt ``attempt``) — unless an earlier
+    run of this step already did: they are found by their metadata first."""
 
     async def work() -> list[dict[str, Any]]:
-        requests = _requests(job_id, prompt, instructions, image_prompt)
+        requests = [
+            r
+            for r in _requests(job_id, prompt, instructions, image_prompt)
+            if r.endpoint in endpoints
+        ]
         async with runtime().openai() as client:
             runner = BatchRunner(client)
-            found = await find_job_batches(runner, job_id)
+            found = await find_job_batches(runner, job_id, attempt)
             missing = [r for r in requests if r.endpoint not in found]
-            submitted = await runner.submit(missing, {JOB_METADATA: job_id})
-            for s in submitted:
+            metadata = {JOB_METADATA: job_id, ATTEMPT_METADATA: str(attempt)}
+            for s in await runner.submit(missing, metadata):
                 found[s.endpoint] = s
         by_endpoint = {r.endpoint: r.custom_id for r in requests}
         return [
@@ -100,26 +115,47 @@ async def submit_batches(job_id: str, prompt: str, instructions: str, image_prom
                 "endpoint": s.endpoint,
                 "input_file_id": s.input_file_id,
                 "custom_ids": [by_endpoint[s.endpoint]],
+                "attempt": attempt,
             }
             for s in found.values()
+            if s.endpoint in by_endpoint
         ]
 
     return await _guard("submit_batches", work)
 
 
-async def find_job_batches(runner: BatchRunner, job_id: str) -> dict[str, SubmittedBatch]:
-    """Our batches for ``job_id`` (newest first, within the first pages of the list)."""
+async def find_job_batches(
+    runner: BatchRunner, job_id: str, attempt: int = 0
+) -> dict[str, SubmittedBatch]:
+    """Our batches for ``job_id`` and ``attempt`` (newest first, within the first pages)."""
     found: dict[str, SubmittedBatch] = {}
     count = 0
     async for batch in runner.list_batches():
         count += 1
-        if (batch.metadata or {}).get(JOB_METADATA) == job_id and batch.endpoint not in found:
+        meta = batch.metadata or {}
+        if (
+            meta.get(JOB_METADATA) == job_id
+            and meta.get(ATTEMPT_METADATA, "0") == str(attempt)
+            and batch.endpoint not in found
+        ):
             found[batch.endpoint] = SubmittedBatch(
                 batch.id, batch.endpoint, batch.model or "", batch.input_file_id
             )
         if count >= 1000 or len(found) == 2:
             break
     return found
+
+
+@DBOS.step(name="cancel_batches")
+async def cancel_batches(batch_ids: list[str]) -> Outcome:
+    """Nobody will read these results: stop paying for them (finished ones cannot be)."""
+
+    async def work() -> int:
+        async with runtime().openai() as client:
+            await BatchRunner(client).cancel(batch_ids)
+        return len(batch_ids)
+
+    return await _guard("cancel_batches", work)
 
 
 @DBOS.step(name="poll_batches")
@@ -165,26 +201,83 @@ def _generated(gen: Any) -> dict[str, Any]:
     }
 
 
-@DBOS.step(name="collect_results")
-async def collect_results(job_id: str, submitted: list[dict[str, Any]]) -> Outcome:
-    """Download both result files and validate; re-downloading after a crash costs nothing."""
+def encode(result: Result, tier: str = "batch") -> dict[str, Any]:
+    """A result as plain data (steps' outputs are checkpointed)."""
+    data = dataclasses.asdict(result)
+    data["tier"] = tier
+    if isinstance(result, Failure):
+        data["retryable"] = result.retryable
+    return data
 
-    async def work() -> dict[str, Any]:
-        settings = runtime().settings
+
+def decode(data: dict[str, Any]) -> Result:
+    if data["ok"]:
+        return Success(data["custom_id"], data["body"], data["batch_id"])
+    return Failure(
+        data["custom_id"],
+        data["kind"],
+        data["code"],
+        data["message"],
+        data["batch_id"],
+        data["status_code"],
+    )
+
+
+@DBOS.step(name="collect_results")
+async def collect_results(submitted: list[dict[str, Any]]) -> Outcome:
+    """Both result files of terminal batches, one entry per custom_id; re-downloading after
+    a crash costs nothing."""
+
+    async def work() -> dict[str, dict[str, Any]]:
         async with runtime().openai() as client:
             runner = BatchRunner(client)
             batches = await runner.refresh([s["id"] for s in submitted])
             results = await runner.collect(
                 batches.values(), {s["id"]: s["custom_ids"] for s in submitted}
             )
-        ids = [c for s in submitted for c in s["custom_ids"]]
-        text_id = next(c for c in ids if c.endswith("-data"))
-        image_id = next(c for c in ids if c.endswith("-image"))
-        tiers: dict[str, Tier] = {text_id: "batch", image_id: "batch"}
-        gen = interpret(results, text_id, image_id, Recipe, settings, tiers, list(batches))
-        return _generated(gen)
+        return {cid: encode(r) for cid, r in results.items()}
 
     return await _guard("collect_results", work)
+
+
+@DBOS.step(name="interpret_results")
+async def interpret_results(job_id: str, results: dict[str, dict[str, Any]]) -> Outcome:
+    """Both parts → validated recipe, checked image and cost; or the error table's error."""
+
+    async def work() -> dict[str, Any]:
+        settings = runtime().settings
+        text_id, image_id = f"{job_id}-data", f"{job_id}-image"
+        decoded = {cid: decode(r) for cid, r in results.items()}
+        tiers: dict[str, Tier] = {cid: r.get("tier", "batch") for cid, r in results.items()}
+        tiers.setdefault(text_id, "batch")
+        tiers.setdefault(image_id, "batch")
+        batch_ids = sorted({r.batch_id for r in decoded.values() if r.batch_id})
+        gen = interpret(decoded, text_id, image_id, Recipe, settings, tiers, batch_ids)
+        return _generated(gen)
+
+    return await _guard("interpret_results", work)
+
+
+@DBOS.step(name="generate_standard")
+async def generate_standard(
+    job_id: str, prompt: str, instructions: str, image_prompt: str, endpoints: list[str]
+) -> Outcome:
+    """The fallback: the missing parts now, at the standard price."""
+
+    async def work() -> dict[str, dict[str, Any]]:
+        requests = [
+            r
+            for r in _requests(job_id, prompt, instructions, image_prompt)
+            if r.endpoint in endpoints
+        ]
+        async with runtime().openai() as client:
+            answers = [await direct.call(client, r) for r in requests]
+        return {
+            r.custom_id: encode(result, tier)
+            for r, (result, tier) in zip(requests, answers, strict=True)
+        }
+
+    return await _guard("generate_standard", work)
 
 
 @DBOS.step(name="generate_direct")
