@@ -113,6 +113,10 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("BATCHCOOK_QUEUE_POLL_SECONDS", "queue_poll_seconds"),
     )
+    sweep_schedule: str = Field(
+        default="0 * * * * *",
+        validation_alias=AliasChoices("BATCHCOOK_SWEEP_SCHEDULE", "sweep_schedule"),
+    )
     max_prompt_chars: int = Field(
         default=2000,
         ge=1,

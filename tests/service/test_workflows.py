@@ -170,3 +170,39 @@ async def test_same_job_id_twice_is_one_job(
     assert await engine.start_job(job) == await engine.start_job(job)
     assert (await wait_for(job.id)).status == "succeeded"
     assert len(openai_emu.state.batches) == 2 and len(notion_emu.pages()) == 1
+
+
+async def test_sweep_cancels_orphans_wakes_jobs_and_cleans_up(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    from openai import AsyncOpenAI
+
+    from batchcook.generation.batch import BatchRequest, BatchRunner
+    from batchcook.workflows.sweep import sweep_once
+
+    # An orphan: a batch with our metadata whose job was lost before it recorded it.
+    openai_emu.faults.next_batch(BatchPlan(in_progress=3600))
+    async with AsyncOpenAI(api_key="k", base_url=service.openai_base_url) as client:
+        (orphan,) = await BatchRunner(client).submit(
+            [BatchRequest("x-data", "/v1/responses", {"model": "gpt-5.6-luna", "input": "x"})],
+            {"batchcook_job": "create-lost-" + uuid.uuid4().hex},
+        )
+    # A job on a long batch, sleeping 30 s between polls.
+    _tune(service, poll_interval=30, poll_timeout=3600)
+    openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+    job = Job(id=new_job_id("create"), kind="create", prompt="stew")
+    await engine.start_job(job)
+    await wait_for(job.id, ("generating",))
+    openai_emu.advance(600)
+    result = await sweep_once()
+    assert result["cancelled"] == [orphan.id]
+    assert openai_emu.state.batches[orphan.id].status in ("cancelling", "cancelled")
+    assert result["woken"] == [job.id]
+    done = await wait_for(job.id, timeout=10)  # woken long before its 30 s sleep ends
+    assert done.status == "succeeded", done.error
+    leftovers = [f for f in openai_emu.state.files.values() if f.purpose == "batch"]
+    assert [f.id for f in leftovers] == [orphan.input_file_id]
+    openai_emu.advance(600)
+    result = await sweep_once()
+    assert result["cancelled"] == [] and result["deleted"] >= 1
+    assert not [f for f in openai_emu.state.files.values() if f.purpose == "batch"]

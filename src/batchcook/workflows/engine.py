@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos import DBOS, DBOSConfig, ScheduleInput, SetWorkflowID
 from openai import AsyncOpenAI
 
 from batchcook.config import Settings
 from batchcook.jobs import Job
-from batchcook.workflows import recipes
+from batchcook.workflows import recipes, sweep
 from batchcook.workflows.runtime import StoreFactory, configure
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def launch(
         worker_concurrency=settings.worker_concurrency,
         polling_interval_sec=settings.queue_poll_seconds,
     )
+    if worker and settings.sweep_schedule:
+        DBOS.apply_schedules([_sweep_schedule(settings)])
 
 
 async def launch_async(
@@ -79,6 +81,17 @@ async def launch_async(
         worker_concurrency=settings.worker_concurrency,
         polling_interval_sec=settings.queue_poll_seconds,
     )
+    if worker and settings.sweep_schedule:
+        await DBOS.apply_schedules_async([_sweep_schedule(settings)])
+
+
+def _sweep_schedule(settings: Settings) -> ScheduleInput:
+    """Once per tick across all workers (DBOS runs a schedule once, not once per process)."""
+    return {
+        "schedule_name": "batchcook-sweep",
+        "workflow_fn": sweep.sweep,
+        "schedule": settings.sweep_schedule,
+    }
 
 
 def shutdown() -> None:

@@ -26,7 +26,8 @@ from batchcook.workflows.runtime import runtime
 JOB_EVENT = "job"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 RESPONSES, IMAGES = "/v1/responses", "/v1/images/generations"
-WINDOW_SECONDS = 25 * 3600  # the 24 h completion window, plus time to finalize
+WINDOW_SECONDS = 25 * 3600
+WAKE_TOPIC = "wake"  # the 24 h completion window, plus time to finalize
 
 
 async def publish(job: Job) -> None:
@@ -214,7 +215,8 @@ async def _wait(job: Job, batch_ids: list[str]) -> dict[str, Any]:
                     "retryable": True,
                 }
             }
-        await DBOS.sleep_async(interval)
+        # A durable sleep that the sweep or an OpenAI webhook can cut short.
+        await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=interval)
         waited += interval
         if not foreground:
             interval = min(interval * 1.5, settings.max_poll_interval)
