@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
     )
 
+    openai_webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_WEBHOOK_SECRET", "openai_webhook_secret"),
+    )
+
     # --- Generation -------------------------------------------------------------------
     mode: Mode = Field(default="batch", validation_alias=AliasChoices("BATCHCOOK_MODE", "mode"))
     text_model: str = Field(

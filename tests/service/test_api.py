@@ -250,3 +250,39 @@ def test_webhook_handshake_bad_signature_and_ignored_events(
     r = _deliver(url, _event("comment.created", ours, page_id))  # authors forged as a person
     assert r.status_code == 200 and "our own comment" in r.json()["message"]
     assert len(openai_emu.state.batches) == 2  # nothing was generated for ignored comments
+
+
+WHSEC = "whsec_" + __import__("base64").b64encode(b"emulator-webhook-secret").decode()
+
+
+def test_openai_webhook_wakes_the_job_and_forgeries_are_refused(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    from batchcook.testing.openai_emulator.webhooks import batch_event, signed_request
+    from batchcook.workflows.runtime import runtime
+
+    settings = service.model_copy(
+        update={
+            "openai_webhook_secret": SecretStr(WHSEC),
+            "poll_interval": 30,
+            "poll_timeout": 3600,
+        }
+    )
+    runtime().settings = settings
+    with serve(create_app(settings, manage_engine=False)) as url:
+        openai_emu.send_webhooks(f"{url}/api/openai/webhook", WHSEC)
+        openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+        r = httpx.post(f"{url}/api/recipes", json={"prompt": "risotto"})
+        job_id = r.json()["job_id"]
+        wait_job(url, job_id, ("generating",))
+        openai_emu.advance(600)  # both batches end; the emulator posts batch.completed
+        done = wait_job(url, job_id, timeout=10)  # long before the 30 s poll
+        assert done["status"] == "succeeded", done["error"]
+
+        body, headers = signed_request(
+            "whsec_" + "Zm9yZ2Vk", batch_event("batch_x", "completed", 0)
+        )
+        forged = httpx.post(f"{url}/api/openai/webhook", content=body, headers=headers)
+        assert forged.status_code == 401
+        unsigned = httpx.post(f"{url}/api/openai/webhook", content=body)
+        assert unsigned.status_code == 401

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, get_args
 
+import openai
+from dbos import DBOS
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -21,7 +23,9 @@ from batchcook.api import webhook
 from batchcook.config import Mode, Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.workflows import engine
+from batchcook.workflows.recipes import WAKE_TOPIC
 from batchcook.workflows.runtime import runtime
+from batchcook.workflows.steps import JOB_METADATA
 
 log = logging.getLogger(__name__)
 MODES = get_args(Mode)
@@ -51,6 +55,7 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             engine.shutdown()
 
     app = FastAPI(title="batchcook", lifespan=lifespan)
+    verifier = openai.AsyncOpenAI(api_key="unused-for-webhook-verification")
 
     @app.exception_handler(HTTPProblem)
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
@@ -215,6 +220,29 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         job = Job(id=new_job_id("modify", event_id), kind="modify", prompt=change, page_id=page_id)
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe modification in progress")
+
+    @app.post("/api/openai/webhook")
+    async def openai_webhook(request: Request) -> JSONResponse:
+        """Wakes the job owning a batch that just ended; polling stays the safety net."""
+        if settings.openai_webhook_secret is None:
+            raise HTTPProblem(404, "OpenAI webhooks are off: set OPENAI_WEBHOOK_SECRET")
+        raw = await request.body()
+        try:
+            event = verifier.webhooks.unwrap(
+                raw, dict(request.headers), secret=settings.openai_webhook_secret.get_secret_value()
+            )
+        except (openai.InvalidWebhookSignatureError, ValueError) as err:
+            raise HTTPProblem(401, f"bad OpenAI webhook signature: {err}") from None
+        if not event.type.startswith("batch."):
+            return JSONResponse({"message": f"ignored: event type {event.type!r}"})
+        batch_id = str(getattr(event.data, "id", ""))
+        async with runtime().openai() as client:
+            batch = await client.batches.retrieve(batch_id)
+        job_id = (batch.metadata or {}).get(JOB_METADATA)
+        if not job_id or await engine.get_job(job_id) is None:
+            return JSONResponse({"message": f"ignored: batch {batch_id} is not one of our jobs'"})
+        await DBOS.send_async(job_id, {"batch": batch_id}, topic=WAKE_TOPIC)
+        return JSONResponse({"message": f"woke job {job_id}"})
 
     @app.get("/api/jobs/{job_id}", name="get_job")
     async def get_job(request: Request, job_id: str) -> JSONResponse:

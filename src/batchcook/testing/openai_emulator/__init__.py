@@ -11,6 +11,8 @@ with serve(emu.app) as url:
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -56,11 +58,26 @@ class OpenAIEmulator:
         self.app: Starlette = build_app(self.state, self.api_keys)
 
     def advance(self, seconds: float) -> None:
-        """Move a manual clock forward (batches progress on their next read)."""
+        """Move a manual clock forward (batches progress on their next read, or now when
+        webhooks are on, so their events go out)."""
         advance = getattr(self.clock, "advance", None)
         if advance is None:
             raise TypeError("this emulator runs on the system clock")
         advance(seconds)
+        if self.state.webhook is not None:
+            self.state.advance_all()
+
+    def send_webhooks(self, url: str, secret: str) -> None:
+        """POST ``batch.completed`` / ``failed`` / ``expired`` / ``cancelled`` to ``url``,
+        signed with ``secret`` (``whsec_…``), as each batch ends."""
+        self.state.webhook = (url, secret)
+        if not hasattr(self.clock, "advance"):
+            threading.Thread(target=self._tick, name="emulator-ticker", daemon=True).start()
+
+    def _tick(self) -> None:
+        while self.state.webhook is not None:
+            self.state.advance_all()
+            time.sleep(0.2)
 
     @property
     def calls(self) -> dict[str, int]:

@@ -22,6 +22,7 @@ from batchcook.testing.openai_emulator import content, validation
 from batchcook.testing.openai_emulator.clock import Clock
 from batchcook.testing.openai_emulator.errors import APIError, bad_request, not_found, server_error
 from batchcook.testing.openai_emulator.faults import BatchPlan, FaultPlan
+from batchcook.testing.openai_emulator.webhooks import batch_event, deliver
 
 BATCH_ENDPOINTS_SERVED = ("/v1/responses", "/v1/images/generations")
 DAY = 24 * 3600
@@ -155,6 +156,8 @@ class EmulatorState:
         self.lock = threading.RLock()
         self.calls: dict[str, int] = {}
         self.answered: list[tuple[str, Any]] = []  # (endpoint, body) of every request run
+        self.webhook: tuple[str, str] | None = None  # (url, secret) for batch events
+        self._notified: set[str] = set()
 
     def today(self) -> Any:
         return datetime.fromtimestamp(self.clock.now(), UTC).date()
@@ -263,7 +266,24 @@ class EmulatorState:
 
     # --- lifecycle --------------------------------------------------------------------------
 
+    def advance_all(self) -> None:
+        """Move every batch to where the clock says (and send due webhooks)."""
+        with self.lock:
+            for record in self.batches.values():
+                self._advance(record)
+
+    def _notify(self, b: BatchRecord) -> None:
+        if self.webhook is None or b.id in self._notified or b.status not in TERMINAL:
+            return
+        self._notified.add(b.id)
+        url, secret = self.webhook
+        deliver(url, secret, batch_event(b.id, b.status, int(self.clock.now())))
+
     def _advance(self, b: BatchRecord) -> None:
+        self._step(b)
+        self._notify(b)
+
+    def _step(self, b: BatchRecord) -> None:
         now = self.clock.now()
         plan = b.plan
         while b.status not in TERMINAL:
