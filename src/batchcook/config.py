@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("BATCHCOOK_QUEUE_POLL_SECONDS", "queue_poll_seconds"),
     )
+    executor_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_EXECUTOR_TIMEOUT", "executor_timeout"),
+    )
     sweep_schedule: str = Field(
         default="0 * * * * *",
         validation_alias=AliasChoices("BATCHCOOK_SWEEP_SCHEDULE", "sweep_schedule"),

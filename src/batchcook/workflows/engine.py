@@ -16,7 +16,7 @@ from openai import AsyncOpenAI
 
 from batchcook.config import Settings
 from batchcook.jobs import Job
-from batchcook.workflows import recipes, sweep
+from batchcook.workflows import executors, recipes, sweep
 from batchcook.workflows.runtime import StoreFactory, configure
 
 log = logging.getLogger(__name__)
@@ -36,17 +36,25 @@ def dbos_config(settings: Settings) -> DBOSConfig:
     }
 
 
+_heartbeat: executors.Heartbeat | None = None
+
+
 def _start(
     settings: Settings,
     openai: Callable[[], AsyncOpenAI] | None,
     store: StoreFactory | None,
     worker: bool,
 ) -> None:
+    global _heartbeat
     configure(settings, openai=openai, store=store)
     DBOS(config=dbos_config(settings))
     if not worker:
         DBOS.listen_queues([])  # an API-only process enqueues; workers elsewhere dequeue
     DBOS.launch()  # recovers this executor's unfinished jobs
+    if worker:
+        _heartbeat = executors.Heartbeat(
+            settings.database(), DBOS.executor_id, settings.executor_timeout / 4
+        ).start()
 
 
 def launch(
@@ -95,6 +103,10 @@ def _sweep_schedule(settings: Settings) -> ScheduleInput:
 
 
 def shutdown() -> None:
+    global _heartbeat
+    if _heartbeat is not None:
+        _heartbeat.stop()
+        _heartbeat = None
     DBOS.destroy(destroy_registry=False)
 
 

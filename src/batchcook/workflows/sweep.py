@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,11 @@ from typing import Any
 from dbos import DBOS
 
 from batchcook.generation.batch import BatchRunner
+from batchcook.workflows import executors
 from batchcook.workflows.runtime import runtime
 from batchcook.workflows.steps import JOB_METADATA, Outcome, _guard
 
+log = logging.getLogger(__name__)
 WAKE = "wake"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 WINDOW = 25 * 3600
@@ -55,9 +58,37 @@ async def sweep_act(cancel: list[str], delete: list[str]) -> Outcome:
     return await _guard("sweep_act", work)
 
 
+@DBOS.step(name="fail_over")
+async def fail_over() -> Outcome:
+    """Resume the jobs of executors whose heartbeat stopped (they died for good)."""
+
+    async def work() -> dict[str, list[str]]:
+        settings = runtime().settings
+        engine = executors.connect(settings.database())
+        resumed: dict[str, list[str]] = {}
+        try:
+            for executor_id in executors.stale(engine, settings.executor_timeout):
+                if executor_id == DBOS.executor_id:
+                    continue
+                pending = await DBOS.list_workflows_async(
+                    status="PENDING", executor_id=executor_id, load_input=False, load_output=False
+                )
+                for w in pending:
+                    await DBOS.resume_workflow_async(w.workflow_id)
+                resumed[executor_id] = [w.workflow_id for w in pending]
+                executors.forget(engine, executor_id)
+                log.warning("executor %s is silent: resumed %d jobs", executor_id, len(pending))
+        finally:
+            engine.dispose()
+        return resumed
+
+    return await _guard("fail_over", work)
+
+
 @DBOS.workflow(name="sweep")
 async def sweep(scheduled_at: datetime, context: Any) -> None:
     """The scheduled entry point."""
+    await fail_over()
     await sweep_once()
 
 

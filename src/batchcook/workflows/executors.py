@@ -1,0 +1,87 @@
+"""Failover for workers that die for good.
+
+DBOS recovers a process's unfinished jobs only when a process with the same executor id
+starts again (shared/research/engines.md §4.1). A worker that never comes back would keep
+its jobs forever. So every worker writes a heartbeat row into the shared database, and the
+sweep resumes the PENDING jobs of any executor silent for longer than
+``BATCHCOOK_EXECUTOR_TIMEOUT`` — on a live executor, from their last checkpoint, so no step
+that already ran runs again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import Column, Float, MetaData, String, Table, create_engine, delete, select
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+metadata = MetaData()
+heartbeats = Table(
+    "batchcook_heartbeats",
+    metadata,
+    Column("executor_id", String(200), primary_key=True),
+    Column("last_seen", Float, nullable=False),
+)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """DBOS takes ``postgresql://``; SQLAlchemy needs the psycopg (3) driver named."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def connect(url: str) -> Engine:
+    engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def beat(engine: Engine, executor_id: str, now: float | None = None) -> None:
+    stamp = time.time() if now is None else now
+    with engine.begin() as conn:
+        conn.execute(delete(heartbeats).where(heartbeats.c.executor_id == executor_id))
+        conn.execute(heartbeats.insert().values(executor_id=executor_id, last_seen=stamp))
+
+
+def stale(engine: Engine, older_than: float, now: float | None = None) -> list[str]:
+    cutoff = (time.time() if now is None else now) - older_than
+    with engine.begin() as conn:
+        rows = conn.execute(select(heartbeats.c.executor_id).where(heartbeats.c.last_seen < cutoff))
+        return [r[0] for r in rows]
+
+
+def forget(engine: Engine, executor_id: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(heartbeats).where(heartbeats.c.executor_id == executor_id))
+
+
+class Heartbeat:
+    """A daemon thread beating every ``interval`` seconds until ``stop``."""
+
+    def __init__(self, url: str, executor_id: str, interval: float) -> None:
+        self.engine = connect(url)
+        self.executor_id = executor_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="batchcook-heartbeat", daemon=True)
+
+    def start(self) -> Heartbeat:
+        beat(self.engine, self.executor_id)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                beat(self.engine, self.executor_id)
+            except Exception as err:  # the database may blip; the next beat retries
+                log.warning("heartbeat failed: %s", err)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.interval + 1)
+        self.engine.dispose()
