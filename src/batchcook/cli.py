@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
 import typer
+from rich.console import Console
 
 from batchcook import __version__
+from batchcook.config import Settings, get_settings
+from batchcook.jobs import Job
 
 app = typer.Typer(
     help="Recipes through the OpenAI Batch API, filed in Notion.", no_args_is_help=True
@@ -79,6 +86,162 @@ def emulate_notion(
         f"# pages as text: http://{host}:{port}/_emulator/"
     )
     uvicorn.run(emulator.app, host=host, port=port, log_level="warning")
+
+
+# --- the service -------------------------------------------------------------------------
+
+SERVER_HELP = "A running batchcook API to submit to (BATCHCOOK_SERVER_URL); else run in-process."
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Only enqueue; run no jobs here."),
+) -> None:
+    """Serve the HTTP API (and, unless --no-worker, run jobs in the same process)."""
+    import uvicorn
+
+    from batchcook.api.app import create_app
+
+    uvicorn.run(create_app(_settings(), worker=not no_worker), host=host, port=port)
+
+
+@app.command()
+def worker() -> None:
+    """Run queued jobs until SIGTERM/SIGINT; a restart resumes the jobs it was running."""
+    from batchcook.cli_jobs import run_worker
+
+    run_worker(_settings(), err)
+
+
+def _submit(job_args: dict[str, Any], wait: bool, as_json: bool, server: str | None) -> None:
+    """Shared by create and modify: validate, run (here or on a server), report, exit."""
+    from batchcook.cli_jobs import InputError, ServerError, build_job, run_local, run_on_server
+
+    settings = _settings()
+    try:
+        job = build_job(settings=settings, **job_args)
+    except InputError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    url = server or settings.server_url
+    try:
+        if url:
+            done = asyncio.run(run_on_server(url, settings, job, wait=wait, console=err))
+        else:
+            done = run_local(settings, job, wait=wait, console=err)
+    except ServerError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: job {job.id} is still pending; the next `batchcook worker` or "
+            f"`--wait` run on this database resumes it (`batchcook jobs {job.id}` to check)."
+        )
+        raise typer.Exit(130) from None
+    _report(done, wait=wait, as_json=as_json, on_server=bool(url))
+
+
+def _report(job: Job, *, wait: bool, as_json: bool, on_server: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(job.public(), indent=2))
+    elif not wait:
+        typer.echo(job.id)
+    if not wait:
+        if not on_server:
+            err.print(
+                f"queued {job.id}: it runs while a worker is running on this database "
+                "(`batchcook worker` or `batchcook serve`); follow it with "
+                f"`batchcook jobs {job.id}`."
+            )
+        return
+    if job.status == "succeeded":
+        if not as_json:
+            typer.echo(f"{job.id} succeeded: {job.title or ''} {job.page_url or ''}".rstrip())
+        return
+    error = job.error.message if job.error else f"job ended {job.status}"
+    step = f" (step {job.error.step})" if job.error else ""
+    err.print(f"[red]job {job.id} failed{step}:[/red] {error}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def create(
+    prompt: str = typer.Argument(..., help="What to cook."),
+    mode: str | None = typer.Option(None, help="batch, flex or standard (BATCHCOOK_MODE)."),
+    db: str | None = typer.Option(None, help="Notion database id (NOTION_RECIPES_DATABASE_ID)."),
+    request_id: str | None = typer.Option(None, help="Idempotency key: same id, same job."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the job until it ends."),
+    as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),
+    server: str | None = typer.Option(None, help=SERVER_HELP),
+) -> None:
+    """Create a recipe from a prompt."""
+    job = {"kind": "create", "prompt": prompt, "mode": mode, "database_id": db}
+    _submit({**job, "request_id": request_id}, wait, as_json, server)
+
+
+@app.command()
+def modify(
+    page_id: str = typer.Argument(..., help="The recipe's page id."),
+    request: str = typer.Argument(..., help="What to change, e.g. 'make it vegan'."),
+    mode: str | None = typer.Option(None, help="batch, flex or standard (BATCHCOOK_MODE)."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the job until it ends."),
+    as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),
+    server: str | None = typer.Option(None, help=SERVER_HELP),
+) -> None:
+    """Modify a recipe: regenerate it with the change and update its page."""
+    job = {"kind": "modify", "prompt": request, "page_id": page_id, "mode": mode}
+    _submit(job, wait, as_json, server)
+
+
+@app.command()
+def jobs(
+    job_id: str | None = typer.Argument(None, help="One job's id; else the latest jobs."),
+    status: str | None = typer.Option(None, help="Only jobs in this status."),
+    limit: int = typer.Option(20, help="How many jobs to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the job records as JSON."),
+    server: str | None = typer.Option(None, help=SERVER_HELP),
+) -> None:
+    """Show one job, or list the latest."""
+    from batchcook.cli_jobs import ServerClient, ServerError, read_jobs_local
+
+    settings = _settings()
+    url = server or settings.server_url
+
+    async def remote() -> list[Job]:
+        async with ServerClient(url or "", settings) as client:
+            if job_id:
+                found = await client.job(job_id)
+                return [found] if found else []
+            return await client.jobs(status, limit)
+
+    try:
+        found = asyncio.run(remote()) if url else read_jobs_local(settings, job_id, status, limit)
+    except ServerError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    if job_id and not found:
+        err.print(f"[red]error:[/red] no job {job_id!r}")
+        raise typer.Exit(1)
+    if as_json:
+        records = [j.public() for j in found]
+        typer.echo(json.dumps(records[0] if job_id else records, indent=2))
+        return
+    for j in found:
+        line = f"{j.id}  {j.status:<10} {j.kind:<6} {j.created_at}  {j.prompt[:50]!r}"
+        if j.page_url:
+            line += f"  {j.page_url}"
+        if j.error:
+            line += f"  error ({j.error.step}): {j.error.message}"
+        typer.echo(line)
+    if not found:
+        err.print("no jobs")
 
 
 if __name__ == "__main__":

@@ -1,101 +1,93 @@
-"""``batchcook demo``: the main job end to end against a local OpenAI emulator.
+"""``batchcook demo``: the real service path end to end, with no keys and no network.
 
-No keys and no network: the emulator runs in this process on a loopback port (batches take
-a couple of real seconds), and everything goes through the official SDK exactly as it would
-against api.openai.com — two JSONL files, two batches, polling, both result files.
+Both emulators (OpenAI and Notion) run in this process on loopback ports; the durable engine
+runs a ``create`` job exactly as ``batchcook create --wait`` does — batches submitted through
+the official SDK, polled, collected, the page filed through notion-client — then the job
+record, the page as text and the cover image are shown.
+
+The demo uses its own system database (``<data dir>/demo.sqlite``): a demo interrupted
+mid-run must never be resumed by a real worker pointed at the real APIs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
-from openai import AsyncOpenAI
-from openai.types import Batch
 from pydantic import SecretStr
 from rich.console import Console
 
+from batchcook.cli_jobs import build_job, run_local
 from batchcook.config import Settings, get_settings
-from batchcook.generation.batch import BatchRunner, Chunk, SubmittedBatch
-from batchcook.generation.generate import Generation, generate_data_and_image
-from batchcook.recipes.prompts import SYSTEM_INSTRUCTIONS, image_prompt
-from batchcook.recipes.schema import Recipe
+from batchcook.jobs import Job
+from batchcook.stores.notion import NotionStore
+from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, SystemClock
 from batchcook.testing.server import serve
 
 PROMPT = "make me pasta carbonara"
+DEMO_KEY = "demo-key"
 
 
-class ConsoleRecorder:
-    """Prints each file, batch and status change as it happens."""
+def demo_settings(
+    base: Settings, openai_url: str, notion_url: str, notion: NotionEmulator
+) -> Settings:
+    """The user's settings, pointed at the emulators, with short polls for a quick demo."""
+    data_dir = base.data_dir
+    return base.model_copy(
+        update={
+            "openai_api_key": SecretStr(DEMO_KEY),
+            "openai_base_url": f"{openai_url}/v1",
+            "notion_token": SecretStr(notion.token),
+            "notion_base_url": notion_url,
+            "notion_recipes_database_id": notion.recipes_database_id,
+            "notion_user_id": notion.user_id,
+            "database_url": f"sqlite:///{(data_dir / 'demo.sqlite').resolve()}",
+            "mode": "batch",
+            "poll_interval": 0.5,
+            "queue_poll_seconds": 0.2,
+            "server_url": None,
+        }
+    )
 
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.last: dict[str, str] = {}
 
-    def file_uploaded(self, file_id: str, chunk: Chunk) -> None:
-        self.console.print(f"uploaded {file_id}: {len(chunk.lines)} line(s) for {chunk.endpoint}")
-
-    def batch_created(self, batch: SubmittedBatch) -> None:
-        self.console.print(f"created  {batch.id} ({batch.endpoint}, {batch.model})")
-
-    def batch_polled(self, batch: Batch) -> None:
-        if self.last.get(batch.id) != batch.status:
-            self.last[batch.id] = batch.status
-            self.console.print(f"  {batch.id}: {batch.status}")
-
-
-async def _generate(prompt: str, settings: Settings, console: Console) -> Generation[Recipe]:
-    async with AsyncOpenAI(
-        api_key="demo-key", base_url=settings.openai_base_url, max_retries=2
-    ) as client:
-        runner = BatchRunner(
-            client,
-            poll_interval=settings.poll_interval,
-            poll_timeout=settings.poll_timeout,
-            recorder=ConsoleRecorder(console),
-        )
-        return await generate_data_and_image(
-            prompt,
-            SYSTEM_INSTRUCTIONS,
-            Recipe,
-            image_prompt(prompt),
-            mode="batch",
-            settings=settings,
-            client=client,
-            runner=runner,
-        )
+async def _save_image(settings: Settings, job: Job) -> Path | None:
+    """Download the page's cover through the store, as any reader of the page would."""
+    assert job.page_id is not None
+    store = NotionStore.from_settings(settings)
+    try:
+        image = await store.read_image(job.page_id)
+    finally:
+        await store.aclose()
+    if image is None:
+        return None
+    path = settings.data_dir / f"{job.id}.{image.extension}"
+    path.write_bytes(image.data)
+    return path
 
 
 def run_demo(prompt: str = PROMPT) -> int:
     console = Console()
-    emu = OpenAIEmulator(clock=SystemClock())
-    emu.faults.default_batch = BatchPlan(validating=0.5, in_progress=1.0, finalizing=0.5)
-    with serve(emu.app) as url:
-        console.print(f"OpenAI emulator at {url}/v1 — prompt: {prompt!r}")
-        settings = get_settings().model_copy(
-            update={
-                "openai_api_key": SecretStr("demo-key"),
-                "openai_base_url": f"{url}/v1",
-                "poll_interval": 0.5,
-            }
-        )
-        gen = asyncio.run(_generate(prompt, settings, console))
-    out_dir: Path = settings.data_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "demo-recipe.json").write_text(gen.data.model_dump_json(indent=2))
-    image_path = out_dir / f"demo-image.{gen.image_format}"
-    image_path.write_bytes(gen.image)
-    recipe = gen.data
-    console.print(
-        f"recipe: {recipe.title!r} — {len(recipe.ingredients)} ingredients, "
-        f"{len(recipe.instructions)} steps → {out_dir / 'demo-recipe.json'}"
-    )
-    console.print(f"image:  {len(gen.image):,} bytes → {image_path}")
-    for cost in gen.costs:
-        console.print(
-            f"cost:   {cost.custom_id} {cost.model} ({cost.tier}) "
-            f"{cost.usage.input_tokens}+{cost.usage.output_tokens} tokens ${cost.usd:.5f}"
-        )
-    console.print(f"total:  ${gen.cost_usd:.5f} at batch prices (emulated; nothing was billed)")
+    openai = OpenAIEmulator(clock=SystemClock())
+    openai.faults.default_batch = BatchPlan(validating=0.5, in_progress=1.0, finalizing=0.5)
+    notion = NotionEmulator()
+    with serve(openai.app) as openai_url, serve(notion.app) as notion_url:
+        settings = demo_settings(get_settings(), openai_url, notion_url, notion)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        console.print(f"OpenAI emulator at {openai_url}/v1, Notion emulator at {notion_url}")
+        console.print(f"system database {settings.database()} — prompt: {prompt!r}")
+        job = build_job("create", prompt, settings)
+        done = run_local(settings, job, wait=True, console=console)
+        console.print_json(json.dumps(done.public()))
+        if done.status != "succeeded" or done.page_id is None:
+            console.print(f"[red]job {done.status}:[/red] {done.error and done.error.message}")
+            return 1
+        console.rule("the Notion page, as text")
+        console.print(notion.render_text(done.page_id), markup=False, highlight=False)
+        image = asyncio.run(_save_image(settings, done))
+    console.rule()
+    console.print(f"job {done.id} succeeded: {len(openai.state.batches)} batches, 1 page")
+    console.print(f"image: {image}")
+    console.print(f"cost:  ${done.cost_usd:.5f} at batch prices (emulated; nothing was billed)")
     return 0

@@ -1,0 +1,365 @@
+"""What the ``create``/``modify``/``jobs``/``worker`` commands do, kept out of ``cli.py``.
+
+Two ways to run a job:
+
+- **in-process** (no server configured): this process starts DBOS on the system database
+  and runs the workflow itself. Every CLI process gets its own executor id
+  (``cli-<host>-<pid>``) so that opening the database never "recovers" — steals — the jobs
+  a live worker or server is running under theirs. A job left behind by a CLI process that
+  died (Ctrl-C, crash) is *adopted* by the next worker or ``--wait`` CLI on the same host:
+  its pid is gone, so its pending workflows are resumed on the recipes queue.
+- **server** (``--server URL`` or ``BATCHCOOK_SERVER_URL``): submit over HTTP and follow
+  ``GET /api/jobs/{id}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from types import FrameType
+from typing import Any, get_args
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
+
+from batchcook.config import Mode, Settings
+from batchcook.jobs import TERMINAL_STATUSES, Job, JobKind, new_job_id
+
+CLI_EXECUTOR_PREFIX = "cli-"
+MODES: tuple[str, ...] = get_args(Mode)
+
+
+class InputError(ValueError):
+    """Bad input caught before anything reaches OpenAI (the CLI exits 2)."""
+
+
+class ServerError(RuntimeError):
+    """The batchcook server answered with an error (or could not be reached)."""
+
+
+# --- input --------------------------------------------------------------------------------
+
+
+def check_text(text: str, settings: Settings, what: str = "prompt") -> str:
+    """The same limits the API enforces, so a bad prompt never costs a batch."""
+    text = text.strip()
+    if not text:
+        raise InputError(f"the {what} is empty: say what to cook")
+    if len(text) > settings.max_prompt_chars:
+        raise InputError(
+            f"the {what} is {len(text):,} characters; the limit is {settings.max_prompt_chars:,} "
+            "(BATCHCOOK_MAX_PROMPT_CHARS)"
+        )
+    return text
+
+
+def check_mode(mode: str | None, settings: Settings) -> Mode:
+    chosen = mode or settings.mode
+    if chosen not in MODES:
+        raise InputError(f"unknown mode {chosen!r}: use one of {', '.join(MODES)}")
+    return chosen  # type: ignore[return-value]
+
+
+def build_job(
+    kind: JobKind,
+    prompt: str,
+    settings: Settings,
+    *,
+    mode: str | None = None,
+    database_id: str | None = None,
+    request_id: str | None = None,
+    page_id: str | None = None,
+) -> Job:
+    """A validated job; ``request_id`` makes the id, so a repeated request is the same job."""
+    text = check_text(prompt, settings, "prompt" if kind == "create" else "request")
+    if kind == "modify" and not (page_id or "").strip():
+        raise InputError("the page id is empty: pass the recipe's Notion page id")
+    return Job(
+        id=new_job_id(kind, request_id),
+        kind=kind,
+        prompt=text,
+        mode=check_mode(mode, settings),
+        database_id=database_id or settings.notion_recipes_database_id,
+        page_id=page_id.strip() if page_id else None,
+    )
+
+
+# --- executor identity and orphans ----------------------------------------------------------
+
+
+def cli_executor_id() -> str:
+    return f"{CLI_EXECUTOR_PREFIX}{socket.gethostname()}-{os.getpid()}"
+
+
+def use_cli_executor() -> str:
+    """Give this process its own DBOS executor id (DBOS reads ``DBOS__VMID`` at start)."""
+    executor = cli_executor_id()
+    os.environ["DBOS__VMID"] = executor
+    return executor
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphaned(executor_id: str | None, host: str | None = None) -> bool:
+    """True for a CLI executor on this host whose process is gone."""
+    prefix = f"{CLI_EXECUTOR_PREFIX}{host or socket.gethostname()}-"
+    if not executor_id or not executor_id.startswith(prefix):
+        return False
+    pid = executor_id[len(prefix) :]
+    return pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
+async def adopt_orphans() -> list[str]:
+    """Resume, on the recipes queue, the jobs of CLI processes on this host that died
+    mid-run (DBOS only recovers an executor's jobs when that same executor id starts)."""
+    from dbos import DBOS
+
+    from batchcook.workflows.engine import QUEUE
+
+    pending = await DBOS.list_workflows_async(
+        status="PENDING",
+        name=["create_recipe", "modify_recipe"],
+        load_input=False,
+        load_output=False,
+    )
+    adopted = []
+    for workflow in pending:
+        if orphaned(workflow.executor_id):
+            await DBOS.resume_workflow_async(workflow.workflow_id, queue_name=QUEUE)
+            adopted.append(workflow.workflow_id)
+    return adopted
+
+
+# --- following a job ----------------------------------------------------------------------
+
+
+def _elapsed(started: float) -> str:
+    return f"{time.monotonic() - started:5.1f}s"
+
+
+def render(job: Job | None, job_id: str, started: float) -> Group:
+    """One line for the job, one per batch: status, counts, elapsed."""
+    if job is None:
+        return Group(Text(f"{job_id}  waiting for the job record…  {_elapsed(started)}"))
+    lines = [Text(f"{job.id}  {job.status}  {_elapsed(started)}", style="bold")]
+    for b in job.batches:
+        counts = f"{b.completed}/{b.total} done" + (f", {b.failed} failed" if b.failed else "")
+        lines.append(Text(f"  {b.endpoint:<24} {b.id}  {b.status:<11} {counts}"))
+    return Group(*lines)
+
+
+async def follow(
+    job_id: str,
+    read: Callable[[str], Awaitable[Job | None]],
+    console: Console,
+    *,
+    interval: float = 0.5,
+    timeout: float | None = None,
+) -> Job:
+    """Poll ``read`` and redraw a live status until the job ends."""
+    started = time.monotonic()
+    job: Job | None = None
+    try:
+        with Live(render(None, job_id, started), console=console, refresh_per_second=4) as live:
+            while True:
+                job = await read(job_id)
+                live.update(render(job, job_id, started))
+                if job is not None and job.status in TERMINAL_STATUSES:
+                    return job
+                if timeout is not None and time.monotonic() - started > timeout:
+                    raise TimeoutError(
+                        f"job {job_id} still {job and job.status} after {timeout:.0f}s"
+                    )
+                await asyncio.sleep(interval)
+    finally:
+        if not console.is_terminal:
+            console.line()  # Live leaves its last frame without a newline off a terminal
+
+
+# --- in-process -----------------------------------------------------------------------------
+
+
+async def read_local(job_id: str) -> Job | None:
+    from batchcook.workflows import engine
+
+    return await engine.get_job(job_id)
+
+
+def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> Job:
+    """Start ``job`` on the system database; with ``wait``, run it here until it ends.
+
+    Without ``wait`` the job is only enqueued: a worker (``batchcook worker``, a server, or a
+    later ``--wait``) runs it. Ctrl-C leaves the job pending for the next process to adopt.
+    """
+    from batchcook.workflows import engine
+
+    use_cli_executor()
+    engine.launch(settings, worker=wait)
+    try:
+        return asyncio.run(_run_local(settings, job, wait, console))
+    finally:
+        engine.shutdown()
+
+
+async def _run_local(settings: Settings, job: Job, wait: bool, console: Console) -> Job:
+    from batchcook.workflows import engine
+
+    if wait:
+        await adopt_orphans()
+    await engine.start_job(job, enqueue=not wait)
+    if not wait:
+        return await engine.get_job(job.id) or job
+    interval = min(0.5, settings.poll_interval)
+    return await follow(job.id, read_local, console, interval=interval)
+
+
+def read_jobs_local(
+    settings: Settings, job_id: str | None, status: str | None, limit: int
+) -> list[Job]:
+    """Read job records without running anything (own executor id; not a worker)."""
+    from batchcook.workflows import engine
+
+    use_cli_executor()
+    engine.launch(settings, worker=False)
+    try:
+        if job_id:
+            found = asyncio.run(engine.get_job(job_id))
+            return [found] if found else []
+        return asyncio.run(engine.list_jobs(status=status, limit=limit))
+    finally:
+        engine.shutdown()
+
+
+# --- server ---------------------------------------------------------------------------------
+
+
+class ServerClient:
+    """The batchcook HTTP API, with the API key as a bearer token when one is set."""
+
+    def __init__(self, base_url: str, settings: Settings, timeout: float = 30.0) -> None:
+        headers = {}
+        if settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    async def __aenter__(self) -> ServerClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as err:
+            raise ServerError(f"cannot reach {self.base_url}: {err}") from err
+        if response.status_code == 404 and path.startswith("/api/jobs/"):
+            return None
+        if response.status_code >= 400:
+            raise ServerError(f"{method} {path} → {response.status_code}: {_detail(response)}")
+        return response.json()
+
+    async def submit(self, job: Job) -> str:
+        if job.kind == "create":
+            body = {
+                "prompt": job.prompt,
+                "mode": job.mode,
+                "db": job.database_id,
+                "request_id": job.id.removeprefix("create-"),
+            }
+            answer = await self._call("POST", "/api/recipes", json=body)
+        else:
+            body = {"page_id": job.page_id, "request": job.prompt}
+            answer = await self._call("POST", "/api/jobs/modify", json=body)
+        return str(answer["job_id"])
+
+    async def job(self, job_id: str) -> Job | None:
+        data = await self._call("GET", f"/api/jobs/{job_id}")
+        return None if data is None else Job.model_validate(data)
+
+    async def jobs(self, status: str | None, limit: int) -> list[Job]:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        data = await self._call("GET", "/api/jobs", params=params)
+        items = data.get("jobs", data) if isinstance(data, dict) else data
+        return [Job.model_validate(item) for item in items]
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("error") or body.get("message") or body)
+    return str(body)
+
+
+async def run_on_server(
+    url: str, settings: Settings, job: Job, *, wait: bool, console: Console
+) -> Job:
+    async with ServerClient(url, settings) as server:
+        job_id = await server.submit(job)
+        if not wait:
+            return await server.job(job_id) or job.model_copy(update={"id": job_id})
+        return await follow(job_id, server.job, console, interval=1.0)
+
+
+# --- worker ---------------------------------------------------------------------------------
+
+
+def run_worker(settings: Settings, console: Console, stop: threading.Event | None = None) -> None:
+    """Run queued jobs (and recover this executor's) until SIGTERM/SIGINT, then stop DBOS.
+
+    The executor id is ``DBOS__VMID`` (default ``local``): a restarted worker with the same
+    id recovers the jobs its predecessor was running.
+    """
+    from batchcook.workflows import engine
+
+    stop = stop or threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+    engine.launch(settings, worker=True)
+    try:
+        adopted = asyncio.run(adopt_orphans())
+        executor = os.environ.get("DBOS__VMID") or "local"
+        console.print(
+            f"worker {executor} on {redact(settings.database())}"
+            + (f"; adopted {len(adopted)} job(s) of stopped CLI runs" if adopted else "")
+        )
+        stop.wait()
+        console.print("stopping worker; unfinished jobs resume at its next start")
+    finally:
+        engine.shutdown()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, for logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]

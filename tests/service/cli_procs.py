@@ -1,0 +1,138 @@
+"""Helpers for tests that run ``batchcook`` as real processes against emulators served from
+the test process: a fresh system database per test, the environment a process needs, job
+records read with ``DBOSClient`` (the test process never starts DBOS itself, so it does not
+compete with the workers it is testing), and polling with deadlines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from dbos import DBOSClient
+
+from batchcook.jobs import Job
+from batchcook.testing.notion_emulator import NotionEmulator
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+T = TypeVar("T")
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@contextmanager
+def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A system database no other test uses; a Postgres one is dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'system.sqlite'}"
+        return
+    name = f"batchcook_cli_{uuid.uuid4().hex[:10]}"
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def process_env(
+    database_url: str,
+    data_dir: Path,
+    openai_url: str,
+    notion_url: str,
+    notion: NotionEmulator,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of a batchcook process: only what we set, nothing from the user's."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BATCHCOOK_", "NOTION_", "OPENAI_", "DBOS"))
+    }
+    env.update(
+        {
+            "OPENAI_API_KEY": "sk-test-secret-key",
+            "OPENAI_BASE_URL": f"{openai_url}/v1",
+            "NOTION_TOKEN": notion.token,
+            "NOTION_BASE_URL": notion_url,
+            "NOTION_RECIPES_DATABASE_ID": notion.recipes_database_id,
+            "NOTION_USER_ID": notion.user_id,
+            "BATCHCOOK_DATABASE_URL": database_url,
+            "BATCHCOOK_DATA_DIR": str(data_dir),
+            "BATCHCOOK_POLL_INTERVAL": "0.2",
+            "BATCHCOOK_POLL_TIMEOUT": "60",
+            "BATCHCOOK_QUEUE_POLL_SECONDS": "0.1",
+            "BATCHCOOK_OPENAI_MAX_RETRIES": "2",
+            "BATCHCOOK_NOTION_RETRY_DELAY": "0.05",
+            "PYTHONUNBUFFERED": "1",
+            **extra,
+        }
+    )
+    return env
+
+
+def batchcook(*args: str) -> list[str]:
+    return [sys.executable, "-m", "batchcook", *args]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) -> Any:
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A background process whose output goes to ``log`` (read it with ``wait_for_text``)."""
+    out = log.open("wb")
+    return subprocess.Popen(args, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
+
+
+def poll(check: Callable[[], T | None], what: str, timeout: float, interval: float = 0.1) -> T:
+    """``check()`` until it returns something, or fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found is not None and found is not False:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_for_text(log: Path, text: str, timeout: float = 30) -> str:
+    def check() -> str | None:
+        content = log.read_text(errors="replace") if log.exists() else ""
+        return content if text in content else None
+
+    return poll(check, f"{text!r} in {log.name}", timeout)
+
+
+class JobReader:
+    """Job records from the system database, as any process on it would read them."""
+
+    def __init__(self, database_url: str) -> None:
+        self.client = DBOSClient(system_database_url=database_url)
+
+    def job(self, job_id: str) -> Job | None:
+        record = self.client.get_event(job_id, "job", timeout_seconds=0)
+        return None if record is None else Job.model_validate(record)
+
+    def wait(self, job_id: str, check: Callable[[Job], bool], what: str, timeout: float) -> Job:
+        def probe() -> Job | None:
+            job = self.job(job_id)
+            return job if job is not None and check(job) else None
+
+        return poll(probe, f"job {job_id} {what}", timeout)
+
+    def close(self) -> None:
+        self.client.destroy()
