@@ -129,7 +129,7 @@ async def adopt_orphans() -> list[str]:
     mid-run (DBOS only recovers an executor's jobs when that same executor id starts)."""
     from dbos import DBOS
 
-    from batchcook.workflows.engine import QUEUE
+    from batchcook.workflows.runtime import QUEUE
 
     pending = await DBOS.list_workflows_async(
         status="PENDING",

@@ -17,10 +17,9 @@ from openai import AsyncOpenAI
 from batchcook.config import Settings
 from batchcook.jobs import Job
 from batchcook.workflows import executors, recipes, sweep
-from batchcook.workflows.runtime import StoreFactory, configure
+from batchcook.workflows.runtime import QUEUE, StoreFactory, configure
 
 log = logging.getLogger(__name__)
-QUEUE = "recipes"
 WORKFLOWS = {"create": recipes.create_recipe, "modify": recipes.modify_recipe}
 
 
@@ -99,6 +98,7 @@ def _sweep_schedule(settings: Settings) -> ScheduleInput:
         "schedule_name": "batchcook-sweep",
         "workflow_fn": sweep.sweep,
         "schedule": settings.sweep_schedule,
+        "queue_name": QUEUE,  # so workers run it, never an API-only process
     }
 
 

@@ -110,7 +110,7 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
     all_submitted: list[dict[str, Any]] = []
     for attempt in range(settings.max_retries + 1):
         submitted = await steps.submit_batches(
-            job.id, prompt, instructions, picture, endpoints, attempt
+            job.id, prompt, instructions, picture, endpoints, attempt, _epoch(job.created_at) - 60
         )
         if "error" in submitted:
             return submitted
@@ -162,6 +162,10 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
         job.costs = [Cost.model_validate(c) for c in out["ok"]["costs"]]
         out["ok"]["submitted"] = all_submitted
     return out
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 async def _wait(job: Job, batch_ids: list[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from batchcook.config import Settings
 from batchcook.generation.generate import openai_client
 from batchcook.stores import RecipeStore, open_store
 
+QUEUE = "recipes"  # the DBOS queue workers take jobs from
 StoreFactory = Callable[[str | None], RecipeStore]
 
 

@@ -91,6 +91,7 @@ async def submit_batches(
     image_prompt: str,
     endpoints: list[str],
     attempt: int = 0,
+    since: float = 0.0,
 ) -> Outcome:
     """Create the job's batches for ``endpoints`` (attempt ``attempt``) — unless an earlier
     run of this step already did: they are found by their metadata first."""
@@ -103,7 +104,7 @@ async def submit_batches(
         ]
         async with runtime().openai() as client:
             runner = BatchRunner(client)
-            found = await find_job_batches(runner, job_id, attempt)
+            found = await find_job_batches(runner, job_id, attempt, since)
             missing = [r for r in requests if r.endpoint not in found]
             metadata = {JOB_METADATA: job_id, ATTEMPT_METADATA: str(attempt)}
             for s in await runner.submit(missing, metadata):
@@ -125,13 +126,16 @@ async def submit_batches(
 
 
 async def find_job_batches(
-    runner: BatchRunner, job_id: str, attempt: int = 0
+    runner: BatchRunner, job_id: str, attempt: int = 0, since: float = 0.0
 ) -> dict[str, SubmittedBatch]:
-    """Our batches for ``job_id`` and ``attempt`` (newest first, within the first pages)."""
+    """Our batches for ``job_id`` and ``attempt``. The list is newest first, so the scan
+    stops at batches older than the job (``since``): for a new job that is one call."""
     found: dict[str, SubmittedBatch] = {}
     count = 0
     async for batch in runner.list_batches():
         count += 1
+        if batch.created_at < since:
+            break
         meta = batch.metadata or {}
         if (
             meta.get(JOB_METADATA) == job_id

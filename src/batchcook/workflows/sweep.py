@@ -19,7 +19,7 @@ from dbos import DBOS
 
 from batchcook.generation.batch import BatchRunner
 from batchcook.workflows import executors
-from batchcook.workflows.runtime import runtime
+from batchcook.workflows.runtime import QUEUE, runtime
 from batchcook.workflows.steps import JOB_METADATA, Outcome, _guard
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ async def fail_over() -> Outcome:
                     status="PENDING", executor_id=executor_id, load_input=False, load_output=False
                 )
                 for w in pending:
-                    await DBOS.resume_workflow_async(w.workflow_id)
+                    await DBOS.resume_workflow_async(w.workflow_id, queue_name=QUEUE)
                 resumed[executor_id] = [w.workflow_id for w in pending]
                 executors.forget(engine, executor_id)
                 log.warning("executor %s is silent: resumed %d jobs", executor_id, len(pending))
