@@ -15,8 +15,9 @@ from contextlib import asynccontextmanager
 from typing import Any, get_args
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from batchcook import metrics
 from batchcook.api import webhook
 from batchcook.config import Mode, Settings
 from batchcook.jobs import Job, new_job_id
@@ -126,6 +127,12 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_route(request: Request) -> Response:
+        authorize(request, allow_query_key=True)  # Prometheus can send a bearer token
+        body = await metrics.exposition(settings.catalog_path)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
 
     @app.get("/api/recipes")
     @app.get("/recipes", include_in_schema=False)
