@@ -20,7 +20,6 @@ Two kinds, chosen by what stays true when jobs move between processes:
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import hmac
 import logging
@@ -156,9 +155,8 @@ async def _counted(
 ) -> T:
     try:
         response = await send()
-    except Exception as error:
-        if not isinstance(error, asyncio.CancelledError):
-            record_call(api, method, path, _failure_code(error), retry=retry)
+    except Exception as error:  # not CancelledError (a BaseException): nothing was answered
+        record_call(api, method, path, _failure_code(error), retry=retry)
         raise
     record_call(api, method, path, status(response), retry=retry)
     return response
