@@ -138,6 +138,16 @@ class Settings(BaseSettings):
     server_url: str | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_SERVER_URL", "server_url")
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("BATCHCOOK_METRICS_PORT", "metrics_port"),
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("BATCHCOOK_METRICS_HOST", "metrics_host"),
+    )
     notion_verification_token: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("NOTION_VERIFICATION_TOKEN", "notion_verification_token"),

@@ -17,8 +17,9 @@ from typing import Any, get_args
 import openai
 from dbos import DBOS
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from batchcook import metrics
 from batchcook.api import webhook
 from batchcook.config import Mode, Settings
 from batchcook.jobs import Job, new_job_id
@@ -131,6 +132,12 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_route(request: Request) -> Response:
+        authorize(request, allow_query_key=True)  # Prometheus can send a bearer token
+        body = await metrics.exposition(settings.catalog_path)
+        return Response(body, media_type=metrics.CONTENT_TYPE)
 
     @app.get("/api/recipes")
     @app.get("/recipes", include_in_schema=False)

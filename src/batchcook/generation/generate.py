@@ -21,6 +21,7 @@ from openai import AsyncOpenAI
 from openai.types.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from batchcook import metrics
 from batchcook.config import Mode, Settings, get_settings
 from batchcook.generation import direct
 from batchcook.generation.batch import (
@@ -80,7 +81,10 @@ def openai_client(settings: Settings) -> AsyncOpenAI:
     """The SDK client as configured; its retries cover 429 (honouring retry-after) and 5xx."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return AsyncOpenAI(
-        api_key=key, base_url=settings.openai_base_url, max_retries=settings.openai_max_retries
+        api_key=key,
+        base_url=settings.openai_base_url,
+        max_retries=settings.openai_max_retries,
+        http_client=metrics.openai_http_client(),  # counts calls by endpoint and code
     )
 
 

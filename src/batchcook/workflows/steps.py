@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from dbos import DBOS
 from openai.types import Batch
 
+from batchcook import metrics
 from batchcook.generation import direct
 from batchcook.generation.batch import BatchRunner, Failure, Result, SubmittedBatch, Success
 from batchcook.generation.batch.jsonl import BatchRequest
@@ -169,6 +170,7 @@ async def poll_batches(batch_ids: list[str]) -> Outcome:
     async def work() -> list[dict[str, Any]]:
         async with runtime().openai() as client:
             fresh = await BatchRunner(client).refresh(batch_ids)
+        metrics.batches_polled(fresh.values())  # latency histogram, once per batch
         return [_state(fresh[b]).model_dump() for b in batch_ids]
 
     return await _guard("poll_batches", work)

@@ -22,6 +22,7 @@ import httpx
 from notion_client import AsyncClient
 from pydantic import SecretStr
 
+from batchcook import metrics
 from batchcook.config import Settings
 from batchcook.recipes import notion_mapping as mapping
 from batchcook.recipes.schema import Recipe
@@ -68,7 +69,9 @@ class NotionStore:
         self.schema = mapping.required_schema(job_property)
         self.pacer = pacer or shared_pacer(secret.get_secret_value(), requests_per_second)
         self.retry = retry or RetryPolicy()
-        self._http = httpx.AsyncClient(transport=PacedTransport(self.pacer))
+        self._http = httpx.AsyncClient(
+            transport=metrics.notion_transport(PacedTransport(self.pacer))
+        )
         self._files = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
         self.client = AsyncClient(
             client=self._http,
