@@ -131,3 +131,44 @@ def test_create_and_modify_through_a_server(tmp_path: Path) -> None:
         for run in (out, listed, denied):
             assert KEY not in run.stdout + run.stderr and "wrong-key" not in run.stderr
     assert not (tmp_path / "batchcook.sqlite").exists()  # nothing ran in-process
+
+
+def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`batchcook serve` runs the API app (engine in its lifespan) until SIGTERM."""
+    import signal
+    import time
+
+    import httpx
+
+    from batchcook.testing.server import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
+    env["BATCHCOOK_DATA_DIR"] = str(tmp_path)
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchcook", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not answer within 30 s"
+                time.sleep(0.1)
+        assert answer.status_code == 200 and answer.json()["status"] == "ok"
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down cleanly, then re-raises the signal it caught
+        assert proc.wait(15) in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (tmp_path / "batchcook.sqlite").exists()  # the engine started on the default DB
