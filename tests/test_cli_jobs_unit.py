@@ -10,9 +10,10 @@ import sys
 import pytest
 from rich.console import Console
 
-from batchcook.cli_jobs import InputError, build_job, check_mode, orphaned, render
+from batchcook.cli_jobs import InputError, build_job, check_mode, render
 from batchcook.config import Settings
 from batchcook.jobs import BatchState, Job
+from batchcook.workflows.orphans import orphaned
 
 HOST = socket.gethostname()
 
