@@ -59,4 +59,4 @@ def test_status_view_shows_each_batch_with_counts() -> None:
     console.print(render(job, job.id, 0.0))
     text = console.export_text()
     assert "create-1  generating" in text
-    assert "/v1/responses" in text and "batch_a  in_progress 0/1 done, 1 failed" in text
+    assert "  responses   batch_a" in text and "batch_a  in_progress 0/1 done, 1 failed" in text

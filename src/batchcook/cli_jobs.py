@@ -104,7 +104,8 @@ def render(job: Job | None, job_id: str, started: float) -> Group:
     lines = [Text(f"{job.id}  {job.status}  {_elapsed(started)}", style="bold")]
     for b in job.batches:
         counts = f"{b.completed}/{b.total} done" + (f", {b.failed} failed" if b.failed else "")
-        lines.append(Text(f"  {b.endpoint:<24} {b.id}  {b.status:<11} {counts}"))
+        name = b.endpoint.rsplit("/", 1)[-1]  # responses, generations: fits 80 columns
+        lines.append(Text(f"  {name:<11} {b.id}  {b.status:<11} {counts}"))
     return Group(*lines)
 
 

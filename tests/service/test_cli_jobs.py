@@ -33,7 +33,7 @@ def test_create_wait_json_then_jobs_then_modify(world: World) -> None:
     assert job["cost_usd"] > 0 and job["error"] is None
     pages = world.notion.pages()
     assert [p.id for p in pages] == [job["page_id"]]
-    assert "/v1/responses" in created.stderr and "succeeded" in created.stderr  # live status
+    assert "generations" in created.stderr and "succeeded" in created.stderr  # live status
     no_secrets(created.stdout, created.stderr)
 
     again = run(batchcook(*args), world.env, world.tmp)  # same request id: same job
