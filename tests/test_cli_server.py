@@ -14,12 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from batchcook.jobs import BatchState, Job
 from batchcook.testing.server import serve
 
 KEY = "bc-secret-api-key"
+
+
+class Problem(Exception):
+    """The API's error shape: ``{"error": {"message": …}}`` with a 4xx status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status, self.message = status, message
 
 
 class StandIn:
@@ -32,9 +40,13 @@ class StandIn:
         self.reads = 0
         app = self.app
 
+        @app.exception_handler(Problem)
+        async def problem(request: Request, exc: Problem) -> JSONResponse:
+            return JSONResponse({"error": {"message": exc.message}}, status_code=exc.status)
+
         def auth(request: Request) -> None:
             if request.headers.get("authorization") != f"Bearer {KEY}":
-                raise HTTPException(401, "missing or wrong API key")
+                raise Problem(401, "missing or wrong API key")
 
         @app.post("/api/recipes", status_code=202)
         async def create(request: Request) -> dict[str, str]:
@@ -58,7 +70,7 @@ class StandIn:
         async def status(job_id: str, request: Request) -> dict[str, Any]:
             auth(request)
             if job_id not in self.jobs:
-                raise HTTPException(404, f"no job {job_id}")
+                raise Problem(404, f"no job {job_id!r}")
             job = self.jobs[job_id]
             self.reads += 1
             if job.status == "queued":
@@ -118,7 +130,7 @@ def test_create_and_modify_through_a_server(tmp_path: Path) -> None:
         out = cli("modify", "page-1", "make it vegan", "--server", url, cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "modify-1"
-        assert api.bodies[1] == {"page_id": "page-1", "request": "make it vegan"}
+        assert api.bodies[1] == {"page_id": "page-1", "request": "make it vegan", "mode": "batch"}
 
         listed = cli("jobs", "--server", url, cwd=tmp_path)
         assert "create-s1  succeeded" in listed.stdout and "modify-1" in listed.stdout

@@ -231,7 +231,7 @@ class ServerClient:
             }
             answer = await self._call("POST", "/api/recipes", json=body)
         else:
-            body = {"page_id": job.page_id, "request": job.prompt}
+            body = {"page_id": job.page_id, "request": job.prompt, "mode": job.mode}
             answer = await self._call("POST", "/api/jobs/modify", json=body)
         return str(answer["job_id"])
 
@@ -254,7 +254,10 @@ def _detail(response: httpx.Response) -> str:
     except ValueError:
         return response.text[:300]
     if isinstance(body, dict):
-        return str(body.get("detail") or body.get("error") or body.get("message") or body)
+        found = body.get("error") or body.get("detail") or body.get("message") or body
+        if isinstance(found, dict) and "message" in found:  # {"error": {"message": …}}
+            return str(found["message"])
+        return str(found)
     return str(body)
 
 
