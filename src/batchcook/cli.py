@@ -140,10 +140,13 @@ def _submit(job_args: dict[str, Any], wait: bool, as_json: bool, server: str | N
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        err.print(
-            f"interrupted: job {job.id} is still pending; the next `batchcook worker` or "
-            f"`--wait` run on this database resumes it (`batchcook jobs {job.id}` to check)."
-        )
+        if url:
+            err.print(f"stopped following: job {job.id} goes on on the server.")
+        else:
+            err.print(
+                f"interrupted: job {job.id} is still pending; the next `batchcook worker` or "
+                f"`--wait` run on this database resumes it (`batchcook jobs {job.id}` to check)."
+            )
         raise typer.Exit(130) from None
     _report(done, wait=wait, as_json=as_json, on_server=bool(url))
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -31,8 +30,8 @@ from rich.text import Text
 
 from batchcook.config import Mode, Settings
 from batchcook.jobs import TERMINAL_STATUSES, Job, JobKind, new_job_id
+from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 
-CLI_EXECUTOR_PREFIX = "cli-"
 MODES: tuple[str, ...] = get_args(Mode)
 
 
@@ -91,60 +90,6 @@ def build_job(
     )
 
 
-# --- executor identity and orphans ----------------------------------------------------------
-
-
-def cli_executor_id() -> str:
-    return f"{CLI_EXECUTOR_PREFIX}{socket.gethostname()}-{os.getpid()}"
-
-
-def use_cli_executor() -> str:
-    """Give this process its own DBOS executor id (DBOS reads ``DBOS__VMID`` at start)."""
-    executor = cli_executor_id()
-    os.environ["DBOS__VMID"] = executor
-    return executor
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def orphaned(executor_id: str | None, host: str | None = None) -> bool:
-    """True for a CLI executor on this host whose process is gone."""
-    prefix = f"{CLI_EXECUTOR_PREFIX}{host or socket.gethostname()}-"
-    if not executor_id or not executor_id.startswith(prefix):
-        return False
-    pid = executor_id[len(prefix) :]
-    return pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
-
-
-async def adopt_orphans() -> list[str]:
-    """Resume, on the recipes queue, the jobs of CLI processes on this host that died
-    mid-run (DBOS only recovers an executor's jobs when that same executor id starts)."""
-    from dbos import DBOS
-
-    from batchcook.workflows.runtime import QUEUE
-
-    pending = await DBOS.list_workflows_async(
-        status="PENDING",
-        name=["create_recipe", "modify_recipe"],
-        load_input=False,
-        load_output=False,
-    )
-    adopted = []
-    for workflow in pending:
-        if orphaned(workflow.executor_id):
-            await DBOS.resume_workflow_async(workflow.workflow_id, queue_name=QUEUE)
-            adopted.append(workflow.workflow_id)
-    return adopted
-
-
 # --- following a job ----------------------------------------------------------------------
 
 
@@ -159,7 +104,8 @@ def render(job: Job | None, job_id: str, started: float) -> Group:
     lines = [Text(f"{job.id}  {job.status}  {_elapsed(started)}", style="bold")]
     for b in job.batches:
         counts = f"{b.completed}/{b.total} done" + (f", {b.failed} failed" if b.failed else "")
-        lines.append(Text(f"  {b.endpoint:<24} {b.id}  {b.status:<11} {counts}"))
+        name = b.endpoint.rsplit("/", 1)[-1]  # responses, generations: fits 80 columns
+        lines.append(Text(f"  {name:<11} {b.id}  {b.status:<11} {counts}"))
     return Group(*lines)
 
 
@@ -285,7 +231,7 @@ class ServerClient:
             }
             answer = await self._call("POST", "/api/recipes", json=body)
         else:
-            body = {"page_id": job.page_id, "request": job.prompt}
+            body = {"page_id": job.page_id, "request": job.prompt, "mode": job.mode}
             answer = await self._call("POST", "/api/jobs/modify", json=body)
         return str(answer["job_id"])
 
@@ -308,7 +254,10 @@ def _detail(response: httpx.Response) -> str:
     except ValueError:
         return response.text[:300]
     if isinstance(body, dict):
-        return str(body.get("detail") or body.get("error") or body.get("message") or body)
+        found = body.get("error") or body.get("detail") or body.get("message") or body
+        if isinstance(found, dict) and "message" in found:  # {"error": {"message": …}}
+            return str(found["message"])
+        return str(found)
     return str(body)
 
 

@@ -10,19 +10,26 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+import pytest
 from dbos import DBOSClient
 
 from batchcook.jobs import Job
 from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import BatchPlan, ManualClock, OpenAIEmulator
+from batchcook.testing.server import serve
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
+#: Batches that stay in flight until the test moves the manual clock past 120 s.
+IN_FLIGHT = BatchPlan(validating=10, in_progress=100, finalizing=10)
 
 
 def postgres_available() -> bool:
@@ -76,6 +83,7 @@ def process_env(
             "BATCHCOOK_QUEUE_POLL_SECONDS": "0.1",
             "BATCHCOOK_OPENAI_MAX_RETRIES": "2",
             "BATCHCOOK_NOTION_RETRY_DELAY": "0.05",
+            "BATCHCOOK_NOTION_REQUESTS_PER_SECOND": "100",
             "PYTHONUNBUFFERED": "1",
             **extra,
         }
@@ -121,18 +129,61 @@ class JobReader:
     """Job records from the system database, as any process on it would read them."""
 
     def __init__(self, database_url: str) -> None:
-        self.client = DBOSClient(system_database_url=database_url)
+        # Lazy: the first batchcook process creates the schema, maybe after we start reading.
+        self.client = DBOSClient(system_database_url=database_url, lazy=True)
 
     def job(self, job_id: str) -> Job | None:
         record = self.client.get_event(job_id, "job", timeout_seconds=0)
         return None if record is None else Job.model_validate(record)
 
+    def job_if_ready(self, job_id: str) -> Job | None:
+        """``job``, or None while the database or its schema does not exist yet."""
+        try:
+            return self.job(job_id)
+        except Exception as error:  # sqlalchemy/psycopg errors before the first migration
+            if "no such table" in str(error) or "does not exist" in str(error):
+                return None
+            raise
+
     def wait(self, job_id: str, check: Callable[[Job], bool], what: str, timeout: float) -> Job:
         def probe() -> Job | None:
-            job = self.job(job_id)
+            job = self.job_if_ready(job_id)
             return job if job is not None and check(job) else None
 
         return poll(probe, f"job {job_id} {what}", timeout)
 
     def close(self) -> None:
         self.client.destroy()
+
+
+@dataclass
+class World:
+    openai: OpenAIEmulator
+    notion: NotionEmulator
+    database_url: str
+    env: dict[str, str]
+    reader: JobReader
+    tmp: Path
+
+    def endpoints(self) -> Counter[str]:
+        return Counter(b.endpoint for b in self.openai.state.batches.values())
+
+
+@pytest.fixture(name="world", params=["sqlite", "postgres"])
+def world_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    if request.param == "postgres" and not postgres_available():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    openai = OpenAIEmulator(clock=ManualClock())
+    openai.faults.default_batch = IN_FLIGHT
+    notion = NotionEmulator(rate=None)
+    with (
+        serve(openai.app) as openai_url,
+        serve(notion.app) as notion_url,
+        fresh_database(request.param, tmp_path) as database_url,
+    ):
+        env = process_env(database_url, tmp_path / "data", openai_url, notion_url, notion)
+        reader = JobReader(database_url)
+        try:
+            yield World(openai, notion, database_url, env, reader, tmp_path)
+        finally:
+            reader.close()

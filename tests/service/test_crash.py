@@ -8,68 +8,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
-from cli_procs import (
-    JobReader,
-    batchcook,
-    fresh_database,
-    postgres_available,
-    process_env,
-    run,
-    start,
-    wait_for_text,
-)
+from cli_procs import World, batchcook, run, start, wait_for_text, world_fixture  # noqa: F401
 
 from batchcook.jobs import Job
-from batchcook.testing.notion_emulator import NotionEmulator
-from batchcook.testing.openai_emulator import BatchPlan, ManualClock, OpenAIEmulator
-from batchcook.testing.server import serve
 
 PROMPT = "make me pasta carbonara"
-IN_FLIGHT = BatchPlan(validating=10, in_progress=100, finalizing=10)
-
-
-@dataclass
-class World:
-    openai: OpenAIEmulator
-    notion: NotionEmulator
-    database_url: str
-    env: dict[str, str]
-    reader: JobReader
-    tmp: Path
-
-    def endpoints(self) -> Counter[str]:
-        return Counter(b.endpoint for b in self.openai.state.batches.values())
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    if request.param == "postgres" and not postgres_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    openai = OpenAIEmulator(clock=ManualClock())
-    openai.faults.default_batch = IN_FLIGHT
-    notion = NotionEmulator(rate=None)
-    with (
-        serve(openai.app) as openai_url,
-        serve(notion.app) as notion_url,
-        fresh_database(request.param, tmp_path) as database_url,
-    ):
-        env = process_env(database_url, tmp_path / "data", openai_url, notion_url, notion)
-        reader: JobReader | None = None
-        try:
-            # The first process on a fresh database creates its schema; the reader needs it.
-            jobs = run(batchcook("jobs"), env, tmp_path)
-            assert jobs.returncode == 0, jobs.stderr
-            reader = JobReader(database_url)
-            yield World(openai, notion, database_url, env, reader, tmp_path)
-        finally:
-            if reader is not None:
-                reader.close()
 
 
 def in_flight(job: Job) -> bool:

@@ -24,6 +24,7 @@ from batchcook.api import webhook
 from batchcook.config import Mode, Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.workflows import engine
+from batchcook.workflows.orphans import adopt_orphans
 from batchcook.workflows.recipes import WAKE_TOPIC
 from batchcook.workflows.runtime import runtime
 from batchcook.workflows.steps import JOB_METADATA
@@ -51,6 +52,8 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_engine:
             await engine.launch_async(settings, worker=worker)
+            if worker:
+                await adopt_orphans()  # jobs of CLI runs on this host that died mid-job
         yield
         if manage_engine:
             engine.shutdown()

@@ -49,6 +49,7 @@ async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     generated = await _generate(job, job.prompt, SYSTEM_INSTRUCTIONS, image_prompt(job.prompt))
     if "error" in generated:
         return await fail(job, generated["error"])
+    job.title = generated["ok"]["recipe"].get("title")
     job.status = "writing"
     await publish(job)
     written = await steps.write_recipe(job.id, generated["ok"], job.database_id)
