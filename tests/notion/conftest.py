@@ -20,17 +20,7 @@ from batchcook.stores.base import Image, RecipeStore
 from batchcook.stores.local import LocalStore
 from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
 from batchcook.testing.notion_emulator import NotionEmulator
-from batchcook.testing.server import serve
-
-
-class Switch:
-    """An ASGI app that forwards to whichever emulator the current test installed."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.target(scope, receive, send)
+from batchcook.testing.server import Switch, serve
 
 
 @pytest.fixture(scope="session")

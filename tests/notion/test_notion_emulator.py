@@ -109,7 +109,7 @@ async def test_database_resolves_to_its_data_source_with_the_recipe_schema(
     assert source["id"] == emulator.recipes_data_source_id
     schema = await client.data_sources.retrieve(source["id"])
     types = {name: p["type"] for name, p in schema["properties"].items()}
-    assert types == m.required_schema()
+    assert types == {**m.required_schema(), **m.OPTIONAL_PROPERTIES}
     assert schema["parent"] == {"type": "database_id", "database_id": database["id"]}
 
 

@@ -318,3 +318,31 @@ async def test_every_validation_error_reads_clearly(
     )
     assert str(error).startswith("Creating the recipe page failed: ")
     assert advice in str(error) and caught.value.body and error.notion_message in str(error)
+
+
+async def test_placeholder_then_fill_and_without_status_properties(
+    notion_store: NotionStore, emulator: NotionEmulator, photo: Image
+) -> None:
+    placed = await notion_store.placeholder("Slow braise", "job-p", ["batch_a", "batch_b"])
+    assert await notion_store.placeholder("Slow braise", "job-p", ["batch_a"]) == placed
+    text = emulator.render_text(placed.id)
+    assert "Status: Generating" in text and "batch_a, batch_b" in text
+    filled = await notion_store.create(carbonara(), photo, job_id="job-p")
+    assert filled.id == placed.id and len(emulator.pages()) == 1
+    text = emulator.render_text(placed.id)
+    assert "Status: Ready" in text and "Cover:" in text
+    assert await notion_store.read(placed.id) == carbonara()
+
+
+async def test_a_database_without_status_still_works(
+    emulator: NotionEmulator, make_store: Callable[..., NotionStore], photo: Image
+) -> None:
+    emulator.set_property("Status", None)
+    emulator.set_property("Batch IDs", None)
+    store = make_store()
+    placed = await store.placeholder("Soup", "job-q", ["batch_x"])
+    assert "Status" not in emulator.render_text(placed.id)
+    await store.mark_failed("job-q", "the batch expired")
+    assert "Recipe generation failed: the batch expired" in emulator.render_text(placed.id)
+    done = await store.create(carbonara(), photo, job_id="job-q")
+    assert done.id == placed.id and "Ingredients:" in emulator.render_text(placed.id)

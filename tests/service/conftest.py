@@ -16,21 +16,11 @@ from batchcook.config import Settings
 from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import OpenAIEmulator
-from batchcook.testing.server import serve
+from batchcook.testing.server import Switch, serve
 from batchcook.workflows import engine
 from batchcook.workflows.runtime import configure
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-class Switch:
-    """Forwards to whichever emulator the current test installed, behind one URL."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.target(scope, receive, send)
 
 
 @pytest.fixture(scope="session")

@@ -88,10 +88,33 @@ async def test_continue_past_the_foreground_wait(
     await engine.start_job(job)
     waiting = await wait_for(job.id, ("waiting",))
     assert all(b.status == "in_progress" for b in waiting.batches)
+    assert waiting.page_id is not None and waiting.page_url
+    placeholder = notion_emu.render_text(waiting.page_id)
+    assert "Slow braise" in placeholder and "Status: Generating" in placeholder
+    assert all(b.id in placeholder for b in waiting.batches)
     openai_emu.advance(20 * 60)
     done = await wait_for(job.id)
     assert done.status == "succeeded", done.error
     assert len(openai_emu.state.batches) == 2 and len(notion_emu.pages()) == 1
+    assert done.page_id == waiting.page_id
+    page = notion_emu.render_text(done.page_id)
+    assert "Status: Ready" in page and "Ingredients:" in page and "Cover:" in page
+    assert "is ready" in page
+
+
+async def test_continue_then_failure_marks_the_placeholder(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, poll_timeout=0.2, max_poll_interval=0.2, max_retries=0)
+    openai_emu.faults.default_batch = BatchPlan(in_progress=20 * 60, force="expired", finished=0)
+    job = Job(id=new_job_id("create"), kind="create", prompt="doomed souffle")
+    await engine.start_job(job)
+    waiting = await wait_for(job.id, ("waiting",))
+    openai_emu.advance(20 * 60)
+    done = await wait_for(job.id)
+    assert done.status == "failed" and done.page_id == waiting.page_id
+    page = notion_emu.render_text(done.page_id)  # type: ignore[arg-type]
+    assert "Status: Failed" in page and "Recipe generation failed" in page
 
 
 async def test_fallback_generates_the_rest_at_standard_price(

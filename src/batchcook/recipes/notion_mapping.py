@@ -72,6 +72,12 @@ INSTRUCTIONS_HEADING = "Instructions"
 Json = dict[str, Any]
 
 
+# Optional properties a user may add (and hide) to follow long jobs on the page itself.
+STATUS = "Status"  # select: Generating | Ready | Failed
+BATCH_IDS = "Batch IDs"  # rich_text
+OPTIONAL_PROPERTIES = {STATUS: "select", BATCH_IDS: "rich_text"}
+
+
 def required_schema(job_property: str = DEFAULT_JOB_PROPERTY) -> dict[str, str]:
     """Every property the store writes, with the type it must have."""
     return {**RECIPE_PROPERTIES, job_property: "rich_text"}

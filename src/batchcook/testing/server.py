@@ -41,3 +41,16 @@ def serve(app: Any, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+class Switch:
+    """An ASGI app that forwards to whichever app is its ``target`` right now.
+
+    Serve one ``Switch`` for a whole test session and point it at a fresh emulator per
+    test: state never leaks between tests and no test pays for a server start."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.target(scope, receive, send)

@@ -38,6 +38,8 @@ async def publish(job: Job) -> None:
 async def fail(job: Job, error: dict[str, Any]) -> dict[str, Any]:
     job.status = "failed"
     job.error = JobError.model_validate(error)
+    if job.kind == "create" and job.page_id:
+        await steps.mark_failed(job.id, job.error.message, job.database_id)
     job.finished_at = now()
     await publish(job)
     return job.model_dump(mode="json")
@@ -165,6 +167,11 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
     return out
 
 
+def placeholder_title(prompt: str) -> str:
+    words = prompt.strip().split()
+    return " ".join(words)[:100].capitalize() or "Recipe"
+
+
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
@@ -196,6 +203,13 @@ async def _wait(job: Job, batch_ids: list[str]) -> dict[str, Any]:
             if settings.on_timeout == "continue":
                 foreground = False
                 job.status = "waiting"
+                if job.kind == "create" and not job.page_id:
+                    # Show the recipe is coming: a page with the title and the batch ids.
+                    placed = await steps.write_placeholder(
+                        job.id, placeholder_title(job.prompt), batch_ids, job.database_id
+                    )
+                    if placed.get("ok"):
+                        job.page_id, job.page_url = placed["ok"]["id"], placed["ok"]["url"]
                 await publish(job)
             else:
                 await steps.cancel_batches(unfinished)

@@ -389,3 +389,35 @@ async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
 
 
 __all__ = ["GenerationError"]
+
+
+@DBOS.step(name="write_placeholder")
+async def write_placeholder(
+    job_id: str, title: str, batch_ids: list[str], database_id: str | None = None
+) -> Outcome:
+    """A page that says the recipe is coming, for stores that can show one (Notion)."""
+
+    async def work() -> dict[str, str] | None:
+        async def place(store: Any) -> dict[str, str] | None:
+            if not hasattr(store, "placeholder"):
+                return None
+            stored = await store.placeholder(title, job_id, batch_ids)
+            return {"id": stored.id, "url": stored.url}
+
+        return await _with_store(place, database_id)
+
+    return await _guard("write_placeholder", work)
+
+
+@DBOS.step(name="mark_failed")
+async def mark_failed(job_id: str, reason: str, database_id: str | None = None) -> Outcome:
+    """Status "Failed" and the reason on the job's placeholder page, if it has one."""
+
+    async def work() -> None:
+        async def mark(store: Any) -> None:
+            if hasattr(store, "mark_failed"):
+                await store.mark_failed(job_id, reason)
+
+        await _with_store(mark, database_id)
+
+    return await _guard("mark_failed", work)

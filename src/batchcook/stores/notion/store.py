@@ -87,6 +87,7 @@ class NotionStore:
         )
         self._data_source_id: str | None = None
         self._upload_limit: int | None = None
+        self._available: dict[str, str] = {}  # property name -> type, as the database has
         self._resolving = asyncio.Lock()
 
     @classmethod
@@ -162,7 +163,9 @@ class NotionStore:
             "Reading the recipes database's properties",
             lambda: self.client.data_sources.retrieve(data_source_id=source_id),
         )
-        self._check_schema(source.get("properties") or {})
+        properties = source.get("properties") or {}
+        self._check_schema(properties)
+        self._available = {name: str(p.get("type")) for name, p in properties.items()}
         return source_id
 
     def _check_schema(self, properties: Json) -> None:
@@ -342,15 +345,90 @@ class NotionStore:
                     idempotent=False,
                 )
 
+    def _status(self, value: str, batch_ids: list[str] | None = None) -> Json:
+        """The optional Status / Batch IDs values, for the properties the database has."""
+        props: Json = {}
+        if self._available.get(mapping.STATUS) == "select":
+            props[mapping.STATUS] = {"select": {"name": value}}
+        if batch_ids is not None and self._available.get(mapping.BATCH_IDS) == "rich_text":
+            props[mapping.BATCH_IDS] = {"rich_text": mapping.rich_text(", ".join(batch_ids))}
+        return props
+
+    async def placeholder(self, title: str, job_id: str, batch_ids: list[str]) -> StoredRecipe:
+        """A page that says the recipe is coming (title, Status "Generating", batch ids);
+        ``create`` with the same job id later fills it in."""
+        source_id = await self.data_source_id()
+        existing = await self.find_by_job(job_id)
+        if existing is not None:
+            return existing
+        properties: Json = {
+            mapping.NAME: {"title": mapping.rich_text(title)},
+            self.job_property: {"rich_text": mapping.rich_text(job_id)},
+            **self._status("Generating", batch_ids),
+        }
+        body = {"parent": {"type": "data_source_id", "data_source_id": source_id}}
+        try:
+            page = await self._call(
+                "Creating the placeholder page",
+                lambda: self.client.pages.create(**body, properties=properties),
+                idempotent=False,
+            )
+        except AmbiguousWriteError:
+            found = await self.find_by_job(job_id)
+            if found is not None:
+                return found
+            raise
+        return StoredRecipe(id=page["id"], url=page["url"], job_id=job_id)
+
+    async def mark_failed(self, job_id: str, reason: str) -> None:
+        """Status "Failed" and the reason as a comment, on the job's placeholder if any."""
+        existing = await self.find_by_job(job_id)
+        if existing is None:
+            return
+        status = self._status("Failed")
+        if status:
+            await self._call(
+                "Marking the recipe failed",
+                partial(self.client.pages.update, page_id=existing.id, properties=status),
+            )
+        await self._comment_once(
+            existing.id, mapping.rich_text(f"Recipe generation failed: {reason}"[:1900])
+        )
+
+    async def _fill(self, page_id: str, recipe: Recipe, image: Image | None, job_id: str) -> None:
+        """Turn a placeholder into the full recipe: properties, cover, body, ready comment."""
+        first: Json = {
+            "properties": {
+                **mapping.recipe_properties(recipe, job_id=job_id, job_property=self.job_property),
+                **self._status("Ready"),
+            }
+        }
+        if image is not None:
+            first["cover"] = self._cover(await self._upload(image, recipe.title))
+        await self._replace_body(page_id, mapping.recipe_blocks(recipe), first)
+        await self._finish(page_id, recipe)
+
+    async def _is_placeholder(self, page_id: str) -> bool:
+        page = await self._own_page(page_id)
+        props = page.get("properties") or {}
+        status = ((props.get(mapping.STATUS) or {}).get("select") or {}).get("name")
+        if status is not None:
+            return bool(status == "Generating")
+        return not mapping.plain_text((props.get(mapping.INGREDIENTS) or {}).get("rich_text") or [])
+
     async def create(self, recipe: Recipe, image: Image | None, *, job_id: str) -> StoredRecipe:
         source_id = await self.data_source_id()
         existing = await self.find_by_job(job_id)
         if existing is not None:
-            await self._finish(existing.id, recipe)
+            if await self._is_placeholder(existing.id):
+                await self._fill(existing.id, recipe, image, job_id)
+            else:
+                await self._finish(existing.id, recipe)
             return existing
-        properties = mapping.recipe_properties(
-            recipe, job_id=job_id, job_property=self.job_property
-        )
+        properties = {
+            **mapping.recipe_properties(recipe, job_id=job_id, job_property=self.job_property),
+            **self._status("Ready"),
+        }
         blocks = mapping.recipe_blocks(recipe)
         room = mapping.MAX_BODY_BYTES - len(json.dumps(properties, ensure_ascii=False).encode())
         groups = mapping.batches(blocks, first_budget=max(room, 1))

@@ -11,7 +11,11 @@ import threading
 import uuid
 from typing import Any
 
-from batchcook.recipes.notion_mapping import DEFAULT_JOB_PROPERTY, required_schema
+from batchcook.recipes.notion_mapping import (
+    DEFAULT_JOB_PROPERTY,
+    OPTIONAL_PROPERTIES,
+    required_schema,
+)
 from batchcook.testing.notion_emulator import validation as check
 from batchcook.testing.notion_emulator.clock import Clock
 from batchcook.testing.notion_emulator.errors import (
@@ -75,7 +79,7 @@ class Workspace:
         self.uploads: dict[str, FileUpload] = {}
         self.journal: list[Recorded] = []
         self.recipes_database_id, self.recipes_data_source_id = self.add_database(
-            "Recipes", required_schema(job_property)
+            "Recipes", {**required_schema(job_property), **OPTIONAL_PROPERTIES}
         )
 
     # --- seeding (Python side) -------------------------------------------------------

@@ -1,0 +1,167 @@
+"""Scale-out on PostgreSQL: 2 API processes and 3 workers share 200 jobs; one worker is
+SIGKILLed mid-run and never restarted. Every job must still succeed — its jobs resumed by
+the survivors' failover sweep — with exactly one page each and no request batched twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from cli_procs import (
+    JobReader,
+    batchcook,
+    fresh_database,
+    poll,
+    postgres_available,
+    process_env,
+    run,
+    start,
+    wait_for_text,
+)
+
+from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, SystemClock
+from batchcook.testing.server import free_port, serve
+
+JOBS = int(os.environ.get("BATCHCOOK_SCALE_JOBS", "200"))
+
+
+@pytest.mark.skipif(not postgres_available(), reason="PostgreSQL is not reachable")
+def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
+    openai = OpenAIEmulator(clock=SystemClock())
+    openai.faults.default_batch = BatchPlan(validating=0.5, in_progress=3, finalizing=0.5)
+    notion = NotionEmulator(rate=None)
+    with (
+        serve(openai.app) as openai_url,
+        serve(notion.app) as notion_url,
+        fresh_database("postgres", tmp_path) as database_url,
+    ):
+        env = process_env(
+            database_url,
+            tmp_path / "data",
+            openai_url,
+            notion_url,
+            notion,
+            BATCHCOOK_POLL_INTERVAL="1",
+            BATCHCOOK_WORKER_CONCURRENCY="25",
+            BATCHCOOK_SWEEP_SCHEDULE="*/5 * * * * *",
+            BATCHCOOK_EXECUTOR_TIMEOUT="15",
+            BATCHCOOK_IMAGE_SIZE="1024x1024",
+            BATCHCOOK_IMAGE_QUALITY="low",
+        )
+        assert run(batchcook("jobs"), env, tmp_path).returncode == 0  # creates the schema
+        procs = []
+        ports = [free_port(), free_port()]
+        try:
+            for i, port in enumerate(ports):
+                api_env = {**env, "DBOS__VMID": f"api-{i}"}
+                procs.append(
+                    start(
+                        batchcook("serve", "--no-worker", "--port", str(port)),
+                        api_env,
+                        tmp_path / f"api-{i}.log",
+                    )
+                )
+            workers = {}
+            for i in range(3):
+                name = f"worker-{i}"
+                workers[name] = start(
+                    batchcook("worker"), {**env, "DBOS__VMID": name}, tmp_path / f"{name}.log"
+                )
+                procs.append(workers[name])
+            for port in ports:
+                poll(lambda p=port: _healthy(p), f"API on port {port}", 30)
+            for name in workers:
+                wait_for_text(tmp_path / f"{name}.log", f"worker {name} on")
+
+            started = time.monotonic()
+            job_ids = []
+            for i in range(JOBS):
+                port = ports[i % 2]
+                r = httpx.post(
+                    f"http://127.0.0.1:{port}/api/recipes",
+                    json={"prompt": f"dish number {i}", "request_id": f"scale-{i}"},
+                )
+                assert r.status_code == 202, r.text
+                job_ids.append(r.json()["job_id"])
+
+            reader = JobReader(database_url)
+            try:
+                # Kill a worker while it holds jobs in flight.
+                victim = "worker-1"
+                poll(lambda: _holds_jobs(reader, victim), f"{victim} running jobs", 60)
+                workers[victim].kill()
+                workers[victim].wait(10)
+                killed_at = time.monotonic()
+
+                def all_done() -> list[str] | None:
+                    states = [reader.job(j) for j in job_ids]
+                    done = [
+                        j for j in states if j is not None and j.status in ("succeeded", "failed")
+                    ]
+                    return [j.id for j in done] if len(done) == JOBS else None
+
+                poll(all_done, f"all {JOBS} jobs to end", 480, interval=1)
+                finished_at = time.monotonic()
+                elapsed = finished_at - started
+                jobs = [reader.job(j) for j in job_ids]
+            finally:
+                reader.close()
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except Exception:
+                    proc.kill()
+
+    failed = [(j.id, j.error) for j in jobs if j is not None and j.status != "succeeded"]
+    assert failed == []
+    pages = notion.pages()
+    assert len(pages) == JOBS
+    assert sorted(j.page_id for j in jobs if j) == sorted(p.id for p in pages)  # one each
+    batches_per_request = Counter(
+        (b.metadata or {}).get("batchcook_job", "") + b.endpoint
+        for b in openai.state.batches.values()
+    )
+    assert max(batches_per_request.values()) == 1, "a request was batched twice"
+    assert len(openai.state.batches) == 2 * JOBS
+    failover = [
+        line
+        for name in ("worker-0", "worker-2")
+        for line in (tmp_path / f"{name}.log").read_text().splitlines()
+        if "executor worker-1 is silent: resumed" in line
+    ]
+    assert failover, "the survivors never resumed the killed worker's jobs"
+    print(
+        json.dumps(
+            {
+                "jobs": JOBS,
+                "elapsed_s": round(elapsed, 1),
+                "killed_after_s": round(killed_at - started, 1),
+                "finished_after_kill_s": round(finished_at - killed_at, 1),
+                "failover": failover[0].split(": ", 1)[-1],
+            }
+        )
+    )
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _holds_jobs(reader: JobReader, executor: str) -> bool:
+    pending = reader.client.list_workflows(
+        status="PENDING", executor_id=executor, load_input=False, load_output=False
+    )
+    return len(pending) >= 5
