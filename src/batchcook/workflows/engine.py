@@ -67,11 +67,7 @@ def launch(
 ) -> None:
     """Start DBOS in this process, outside an event loop (CLI, tests)."""
     _start(settings, openai, store, worker)
-    DBOS.register_queue(
-        QUEUE,
-        worker_concurrency=settings.worker_concurrency,
-        polling_interval_sec=settings.queue_poll_seconds,
-    )
+    DBOS.register_queue(QUEUE, **_queue_options(settings))
     if worker and settings.sweep_schedule:
         DBOS.apply_schedules([_sweep_schedule(settings)])
 
@@ -85,13 +81,16 @@ async def launch_async(
 ) -> None:
     """Start DBOS from inside a running event loop (the API server's lifespan)."""
     _start(settings, openai, store, worker)
-    await DBOS.register_queue_async(
-        QUEUE,
-        worker_concurrency=settings.worker_concurrency,
-        polling_interval_sec=settings.queue_poll_seconds,
-    )
+    await DBOS.register_queue_async(QUEUE, **_queue_options(settings))
     if worker and settings.sweep_schedule:
         await DBOS.apply_schedules_async([_sweep_schedule(settings)])
+
+
+def _queue_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "worker_concurrency": settings.worker_concurrency,
+        "polling_interval_sec": settings.queue_poll_seconds,
+    }
 
 
 def _sweep_schedule(settings: Settings) -> ScheduleInput:

@@ -13,17 +13,18 @@ import base64
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from dbos import DBOS
 from openai.types import Batch
 
 from batchcook import metrics
+from batchcook.config import Mode
 from batchcook.generation import direct
 from batchcook.generation.batch import BatchRunner, Failure, Result, SubmittedBatch, Success
 from batchcook.generation.batch.jsonl import BatchRequest
-from batchcook.generation.catalog import Tier
-from batchcook.generation.errors import GenerationError
+from batchcook.generation.catalog import Tier, load_catalog
 from batchcook.generation.generate import (
     check_models,
     generate_data_and_image,
@@ -71,15 +72,13 @@ def _requests(
 
 
 @DBOS.step(name="check_models")
-async def check_models_step(mode: str, today: str) -> Outcome:
-    from datetime import date
-
-    from batchcook.generation.catalog import load_catalog
-
+async def check_models_step(mode: Mode, today: str) -> Outcome:
+    """A retired or unsuitable model fails the job before anything is uploaded."""
     settings = runtime().settings
 
     async def work() -> None:
-        check_models(load_catalog(settings.catalog_path), settings, mode, date.fromisoformat(today))  # type: ignore[arg-type]
+        catalog = load_catalog(settings.catalog_path)
+        check_models(catalog, settings, mode, date.fromisoformat(today))
 
     return await _guard("check_models", work)
 
@@ -386,9 +385,6 @@ async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
         return len(files)
 
     return await _guard("cleanup_files", work)
-
-
-__all__ = ["GenerationError"]
 
 
 @DBOS.step(name="write_placeholder")
