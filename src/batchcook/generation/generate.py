@@ -29,7 +29,6 @@ from batchcook.generation.batch import (
     BatchRunner,
     Failure,
     Result,
-    SubmittedBatch,
     Success,
 )
 from batchcook.generation.catalog import Catalog, Tier, Usage, load_catalog
@@ -148,13 +147,13 @@ async def generate_data_and_image(
     if mode == "batch":
         submitted = await runner.submit([text_req, image_req], metadata)
         batch_ids = [s.id for s in submitted]
-        results = await _wait_and_collect(runner, submitted)
+        results = await runner.finish(submitted)
         tiers = {text_req.custom_id: "batch", image_req.custom_id: "batch"}
     elif mode == "flex" and settings.flex_image == "batch":
         submitted = await runner.submit([image_req], metadata)
         batch_ids = [s.id for s in submitted]
         (text_result, text_tier), image_results = await asyncio.gather(
-            direct.call(client, text_req, "flex"), _wait_and_collect(runner, submitted)
+            direct.call(client, text_req, "flex"), runner.finish(submitted)
         )
         results = {text_req.custom_id: text_result, **image_results}
         tiers = {text_req.custom_id: text_tier, image_req.custom_id: "batch"}
@@ -205,18 +204,6 @@ def interpret(
         _cost(catalog, image_id, settings.image_model, tiers[image_id], image_usage),
     ]
     return Generation(data, image, settings.image_format, costs, batch_ids)
-
-
-async def _wait_and_collect(
-    runner: BatchRunner, submitted: list[SubmittedBatch]
-) -> dict[str, Result]:
-    batches = await runner.wait([s.id for s in submitted])
-    results = await runner.collect(batches.values(), {s.id: s.custom_ids for s in submitted})
-    files = [s.input_file_id for s in submitted] + [
-        f for b in batches.values() for f in (b.output_file_id, b.error_file_id) if f
-    ]
-    await runner.delete_files(files)
-    return results
 
 
 def _both_or_raise(

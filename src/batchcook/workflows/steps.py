@@ -24,6 +24,7 @@ from batchcook.config import Mode
 from batchcook.generation import direct
 from batchcook.generation.batch import BatchRunner, Failure, Result, SubmittedBatch, Success
 from batchcook.generation.batch.jsonl import BatchRequest
+from batchcook.generation.batch.runner import files_of
 from batchcook.generation.catalog import Tier, load_catalog
 from batchcook.generation.generate import (
     check_models,
@@ -378,9 +379,7 @@ async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
         async with runtime().openai() as client:
             runner = BatchRunner(client)
             batches = await runner.refresh([s["id"] for s in submitted])
-            files = [s["input_file_id"] for s in submitted] + [
-                f for b in batches.values() for f in (b.output_file_id, b.error_file_id) if f
-            ]
+            files = files_of([s["input_file_id"] for s in submitted], batches.values())
             await runner.delete_files(files)
         return len(files)
 

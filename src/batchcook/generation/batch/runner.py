@@ -123,11 +123,18 @@ class BatchRunner:
         cleanup: bool = True,
     ) -> dict[str, Result]:
         """Submit, wait, collect; then delete the files (inputs and results) once read."""
-        submitted = await self.submit(requests, metadata)
+        return await self.finish(await self.submit(requests, metadata), cleanup=cleanup)
+
+    async def finish(
+        self, submitted: list[SubmittedBatch], *, cleanup: bool = True
+    ) -> dict[str, Result]:
+        """Wait for submitted batches, collect their results, then delete their files."""
         batches = await self.wait([s.id for s in submitted])
         results = await self.collect(batches.values(), {s.id: s.custom_ids for s in submitted})
         if cleanup:
-            await self.delete_files(_files_of(submitted, batches.values()))
+            await self.delete_files(
+                files_of([s.input_file_id for s in submitted], batches.values())
+            )
         return results
 
     # --- submit --------------------------------------------------------------------------
@@ -320,8 +327,9 @@ class BatchRunner:
             yield batch
 
 
-def _files_of(submitted: Iterable[SubmittedBatch], batches: Iterable[Batch]) -> list[str]:
-    ids = [s.input_file_id for s in submitted]
+def files_of(input_file_ids: Iterable[str], batches: Iterable[Batch]) -> list[str]:
+    """Every file a set of batches holds on the account: inputs, outputs, errors."""
+    ids = list(input_file_ids)
     for b in batches:
         ids.extend(f for f in (b.output_file_id, b.error_file_id) if f)
     return ids
