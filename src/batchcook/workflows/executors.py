@@ -14,8 +14,19 @@ import logging
 import threading
 import time
 
-from sqlalchemy import Column, Float, MetaData, String, Table, create_engine, delete, select
+from sqlalchemy import (
+    Column,
+    Float,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 metadata = MetaData()
@@ -36,7 +47,13 @@ def sqlalchemy_url(url: str) -> str:
 
 def connect(url: str) -> Engine:
     engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True)
-    metadata.create_all(engine)
+    try:
+        metadata.create_all(engine)
+    except DBAPIError:
+        # Workers starting together race to create the table (on Postgres even
+        # CREATE TABLE IF NOT EXISTS can collide); losing that race is fine.
+        if not inspect(engine).has_table(heartbeats.name):
+            raise
     return engine
 
 
