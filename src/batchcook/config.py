@@ -109,7 +109,7 @@ class Settings(BaseSettings):
         default="1", validation_alias=AliasChoices("BATCHCOOK_APP_VERSION", "app_version")
     )
     worker_concurrency: int = Field(
-        default=20,
+        default=1000,  # a job waiting on its batches holds a slot, asleep: size for waiting
         ge=1,
         validation_alias=AliasChoices("BATCHCOOK_WORKER_CONCURRENCY", "worker_concurrency"),
     )

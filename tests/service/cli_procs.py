@@ -6,6 +6,7 @@ compete with the workers it is testing), and polling with deadlines."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -102,7 +103,20 @@ def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60) ->
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A background process whose output goes to ``log`` (read it with ``wait_for_text``)."""
     out = log.open("wb")
-    return subprocess.Popen(args, env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        args,
+        env=env,
+        cwd=log.parent,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        # As from a terminal: a test run started in the background inherits SIGINT ignored,
+        # and Python then never raises KeyboardInterrupt on Ctrl-C.
+        preexec_fn=_default_signals,
+    )
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def poll(check: Callable[[], T | None], what: str, timeout: float, interval: float = 0.1) -> T:

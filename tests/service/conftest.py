@@ -17,7 +17,7 @@ from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import OpenAIEmulator
 from batchcook.testing.server import Switch, serve
-from batchcook.workflows import engine
+from batchcook.workflows import engine, watch
 from batchcook.workflows.runtime import configure
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -135,5 +135,6 @@ def service(
     def openai() -> AsyncOpenAI:
         return AsyncOpenAI(api_key="sk-test-key", base_url=f"{openai_switch[1]}/v1", max_retries=2)
 
+    watch.stop()  # a fresh batch watch: nothing left from an earlier test's emulator
     configure(settings, openai=openai, store=store)
     return settings

@@ -17,8 +17,8 @@ from openai import AsyncOpenAI
 from batchcook import metrics
 from batchcook.config import Settings
 from batchcook.jobs import Job
-from batchcook.workflows import executors, recipes, sweep
-from batchcook.workflows.runtime import QUEUE, StoreFactory, configure
+from batchcook.workflows import executors, marks, recipes, sweep, watch
+from batchcook.workflows.runtime import QUEUE, SWEEP_QUEUE, StoreFactory, configure
 
 log = logging.getLogger(__name__)
 WORKFLOWS = {"create": recipes.create_recipe, "modify": recipes.modify_recipe}
@@ -68,6 +68,7 @@ def launch(
     """Start DBOS in this process, outside an event loop (CLI, tests)."""
     _start(settings, openai, store, worker)
     DBOS.register_queue(QUEUE, **_queue_options(settings))
+    DBOS.register_queue(SWEEP_QUEUE, **_sweep_queue_options(settings))
     if worker and settings.sweep_schedule:
         DBOS.apply_schedules([_sweep_schedule(settings)])
 
@@ -82,6 +83,7 @@ async def launch_async(
     """Start DBOS from inside a running event loop (the API server's lifespan)."""
     _start(settings, openai, store, worker)
     await DBOS.register_queue_async(QUEUE, **_queue_options(settings))
+    await DBOS.register_queue_async(SWEEP_QUEUE, **_sweep_queue_options(settings))
     if worker and settings.sweep_schedule:
         await DBOS.apply_schedules_async([_sweep_schedule(settings)])
 
@@ -93,13 +95,18 @@ def _queue_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _sweep_queue_options(settings: Settings) -> dict[str, Any]:
+    """Its own queue, one at a time: jobs asleep in their slots never hold the sweep up."""
+    return {"worker_concurrency": 1, "polling_interval_sec": settings.queue_poll_seconds}
+
+
 def _sweep_schedule(settings: Settings) -> ScheduleInput:
     """Once per tick across all workers (DBOS runs a schedule once, not once per process)."""
     return {
         "schedule_name": "batchcook-sweep",
         "workflow_fn": sweep.sweep,
         "schedule": settings.sweep_schedule,
-        "queue_name": QUEUE,  # so workers run it, never an API-only process
+        "queue_name": SWEEP_QUEUE,  # so workers run it, never an API-only process
     }
 
 
@@ -108,6 +115,8 @@ def shutdown() -> None:
     if _heartbeat is not None:
         _heartbeat.stop()
         _heartbeat = None
+    watch.stop()
+    marks.dispose()
     DBOS.destroy(destroy_registry=False)
 
 

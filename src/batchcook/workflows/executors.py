@@ -45,14 +45,15 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, tables: MetaData = metadata) -> Engine:
+    """An engine on the shared database, with ``tables`` created if they are missing."""
     engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True)
     try:
-        metadata.create_all(engine)
+        tables.create_all(engine)
     except DBAPIError:
         # Workers starting together race to create the table (on Postgres even
         # CREATE TABLE IF NOT EXISTS can collide); losing that race is fine.
-        if not inspect(engine).has_table(heartbeats.name):
+        if not all(inspect(engine).has_table(t) for t in tables.tables):
             raise
     return engine
 

@@ -20,14 +20,14 @@ from batchcook.recipes.prompts import (
     modification_prompt,
     modified_image_prompt,
 )
-from batchcook.workflows import steps
+from batchcook.workflows import steps, watch
 from batchcook.workflows.runtime import runtime
 
 JOB_EVENT = "job"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 RESPONSES, IMAGES = "/v1/responses", "/v1/images/generations"
-WINDOW_SECONDS = 25 * 3600
-WAKE_TOPIC = "wake"  # the 24 h completion window, plus time to finalize
+WINDOW_SECONDS = 25 * 3600  # the 24 h completion window, plus time to finalize
+WAKE_TOPIC = watch.WAKE_TOPIC
 
 
 async def publish(job: Job) -> None:
@@ -177,17 +177,30 @@ def _epoch(iso: str) -> float:
 
 
 async def _wait(job: Job, batch_ids: list[str]) -> dict[str, Any]:
-    """Poll with durable sleep. Past the foreground wait, BATCHCOOK_ON_TIMEOUT decides:
-    ``continue`` (keep polling, backing off toward BATCHCOOK_MAX_POLL_INTERVAL, until the
-    batches end — they expire by themselves after 24 h), ``fallback`` (cancel and let the
-    caller generate the rest at standard price) or ``fail`` (cancel and fail)."""
+    try:
+        return await _wait_for_batches(job, batch_ids)
+    finally:
+        watch.current().unwatch(job.id)
+
+
+async def _wait_for_batches(job: Job, batch_ids: list[str]) -> dict[str, Any]:
+    """Sleep until the batches end, woken by this process's batch watch (which polls every
+    ``poll_interval`` for all jobs together), the sweep or an OpenAI webhook. Past the
+    foreground wait, BATCHCOOK_ON_TIMEOUT decides: ``continue`` (the watch backs off toward
+    BATCHCOOK_MAX_POLL_INTERVAL until the batches end — they expire by themselves after
+    24 h), ``fallback`` (cancel and let the caller generate the rest at standard price) or
+    ``fail`` (cancel and fail)."""
     settings = runtime().settings
-    interval, waited, foreground = settings.poll_interval, 0.0, True
+    interval, foreground = settings.poll_interval, True
+    started: float | None = None
+    max_age = 0.0  # the first look is fresh
     while True:
-        polled = await steps.poll_batches(batch_ids)
+        polled = await steps.poll_batches(batch_ids, max_age)
         if "error" in polled:
             return polled
-        states = {s["id"]: BatchState.model_validate(s) for s in polled["ok"]}
+        states = {s["id"]: BatchState.model_validate(s) for s in polled["ok"]["batches"]}
+        started = polled["ok"]["at"] if started is None else started
+        waited = polled["ok"]["at"] - started
         job.batches = [
             states[b.id].model_copy(update={"attempt": b.attempt}) if b.id in states else b
             for b in job.batches
@@ -234,8 +247,22 @@ async def _wait(job: Job, batch_ids: list[str]) -> dict[str, Any]:
                     "retryable": True,
                 }
             }
-        # A durable sleep that the sweep or an OpenAI webhook can cut short.
-        await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=interval)
-        waited += interval
         if not foreground:
             interval = min(interval * 1.5, settings.max_poll_interval)
+        watch.current().watch(
+            job.id,
+            {b: (states[b].status, states[b].completed, states[b].failed) for b in unfinished},
+            interval,
+            backoff=1.0 if foreground else 1.5,
+            max_interval=settings.max_poll_interval,
+        )
+        # A durable sleep: the watch, the sweep or a webhook cuts it short. A job also wakes
+        # at the end of the foreground wait, and every max_poll_interval as a safety net.
+        sleep = settings.max_poll_interval
+        if foreground:
+            sleep = min(sleep, settings.poll_timeout - waited)
+        message = await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=max(sleep, 0.01))
+        if message is None or watch.wake_message(message):
+            max_age = interval if foreground else settings.max_poll_interval
+        else:
+            max_age = 0.0  # the sweep or a webhook saw a change the cache may not have

@@ -16,6 +16,7 @@ from batchcook.generation.generate import openai_client
 from batchcook.stores import RecipeStore, open_store
 
 QUEUE = "recipes"  # the DBOS queue workers take jobs from
+SWEEP_QUEUE = "sweep"  # the scheduled sweep, apart so waiting jobs never starve it
 StoreFactory = Callable[[str | None], RecipeStore]
 
 

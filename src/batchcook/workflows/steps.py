@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from batchcook.generation.generate import (
 from batchcook.jobs import BatchState, Cost
 from batchcook.recipes.schema import Recipe
 from batchcook.stores import Image
+from batchcook.workflows import marks, watch
 from batchcook.workflows.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ async def submit_batches(
     since: float = 0.0,
 ) -> Outcome:
     """Create the job's batches for ``endpoints`` (attempt ``attempt``) — unless an earlier
-    run of this step already did: they are found by their metadata first."""
+    run of this step already did: a re-run (its mark is taken) finds them by metadata."""
 
     async def work() -> list[dict[str, Any]]:
         requests = [
@@ -103,9 +105,12 @@ async def submit_batches(
             for r in _requests(job_id, prompt, instructions, image_prompt)
             if r.endpoint in endpoints
         ]
+        first_run = await marks.claim_async(
+            runtime().settings.database(), f"submit:{job_id}:{attempt}:{','.join(endpoints)}"
+        )
         async with runtime().openai() as client:
             runner = BatchRunner(client)
-            found = await find_job_batches(runner, job_id, attempt, since)
+            found = {} if first_run else await find_job_batches(runner, job_id, attempt, since)
             missing = [r for r in requests if r.endpoint not in found]
             metadata = {JOB_METADATA: job_id, ATTEMPT_METADATA: str(attempt)}
             for s in await runner.submit(missing, metadata):
@@ -164,14 +169,14 @@ async def cancel_batches(batch_ids: list[str]) -> Outcome:
 
 
 @DBOS.step(name="poll_batches")
-async def poll_batches(batch_ids: list[str]) -> Outcome:
-    """Read-only: safe to repeat."""
+async def poll_batches(batch_ids: list[str], max_age: float = 0.0) -> Outcome:
+    """Read-only: safe to repeat. Reads this process's batch watch, which calls OpenAI only
+    when its copy is older than ``max_age`` seconds — and then once for every job asking."""
 
-    async def work() -> list[dict[str, Any]]:
-        async with runtime().openai() as client:
-            fresh = await BatchRunner(client).refresh(batch_ids)
+    async def work() -> dict[str, Any]:
+        fresh = await watch.current().batches(batch_ids, max_age)
         metrics.batches_polled(fresh.values())  # latency histogram, once per batch
-        return [_state(fresh[b]).model_dump() for b in batch_ids]
+        return {"batches": [_state(fresh[b]).model_dump() for b in batch_ids], "at": time.time()}
 
     return await _guard("poll_batches", work)
 

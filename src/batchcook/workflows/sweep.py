@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime
@@ -18,12 +19,12 @@ from typing import Any
 from dbos import DBOS
 
 from batchcook.generation.batch import BatchRunner
-from batchcook.workflows import executors
+from batchcook.workflows import executors, marks, watch
 from batchcook.workflows.runtime import QUEUE, runtime
 from batchcook.workflows.steps import JOB_METADATA, Outcome, _guard
 
 log = logging.getLogger(__name__)
-WAKE = "wake"
+
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 WINDOW = 25 * 3600
 
@@ -85,11 +86,24 @@ async def fail_over() -> Outcome:
     return await _guard("fail_over", work)
 
 
+@DBOS.step(name="forget_marks")
+async def forget_marks() -> Outcome:
+    """Submission marks only answer a step re-run, which cannot come after the window."""
+
+    async def work() -> int:
+        return await asyncio.to_thread(
+            marks.forget_older_than, runtime().settings.database(), 2 * WINDOW
+        )
+
+    return await _guard("forget_marks", work)
+
+
 @DBOS.workflow(name="sweep")
 async def sweep(scheduled_at: datetime, context: Any) -> None:
     """The scheduled entry point."""
     await fail_over()
     await sweep_once()
+    await forget_marks()
 
 
 @DBOS.workflow(name="sweep_once")
@@ -123,7 +137,7 @@ async def sweep_once() -> dict[str, Any]:
         elif job_done and not active:
             delete.extend(batch["files"])
         elif not job_done and not active and job_id not in woken:
-            await DBOS.send_async(job_id, {"batch": batch["id"]}, topic=WAKE)
+            await DBOS.send_async(job_id, {"batch": batch["id"]}, topic=watch.WAKE_TOPIC)
             woken.append(job_id)
     if cancel or delete:
         acted = await sweep_act(cancel, delete)

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 LIST_PAGE = 100
-MAX_LIST_PAGES = 10  # past this, older batches are fetched one by one
 _CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
@@ -220,27 +219,47 @@ class BatchRunner:
                 )
             await self.sleep(min(self.poll_interval, self.poll_timeout - waited))
 
-    async def refresh(self, batch_ids: list[str]) -> dict[str, Batch]:
-        """Current state of each batch: one ``GET /v1/batches`` page covers up to 100 of them."""
+    async def refresh(
+        self, batch_ids: Iterable[str], *, missing_ok: bool = False
+    ) -> dict[str, Batch]:
+        """Current state of each batch, in as few calls as the account allows.
+
+        ``GET /v1/batches`` pages (100 batches, newest first) are read while the batches
+        still missing outnumber the pages already read; whatever no page showed is then
+        retrieved one by one. Recent batches — the usual case — cost one page per 100, and
+        old ones never cost more than twice a ``retrieve`` each. With ``missing_ok``, a
+        batch the account does not know (404) is left out instead of failing the rest.
+        """
+        wanted = list(dict.fromkeys(batch_ids))
         found: dict[str, Batch] = {}
-        if len(batch_ids) > 2:
-            wanted = set(batch_ids)
+        if len(wanted) >= 2:
+            missing = set(wanted)
             after: str | openai.Omit = openai.omit
-            for _ in range(MAX_LIST_PAGES):
+            pages = 0
+            while missing and pages < len(missing):
                 async with self._slots:
                     page = await self.client.batches.list(limit=LIST_PAGE, after=after)
-                found.update({b.id: b for b in page.data if b.id in wanted})
-                if wanted <= found.keys() or not page.has_more or not page.data:
+                pages += 1
+                for b in page.data:
+                    if b.id in missing:
+                        found[b.id] = b
+                        missing.discard(b.id)
+                if not page.has_more or not page.data:
                     break
                 after = page.data[-1].id
-        missing = [b for b in batch_ids if b not in found]
-        fetched = await asyncio.gather(*(self._retrieve(b) for b in missing))
-        found.update({b.id: b for b in fetched})
+        rest = [b for b in wanted if b not in found]
+        fetched = await asyncio.gather(*(self._retrieve(b, missing_ok) for b in rest))
+        found.update({b.id: b for b in fetched if b is not None})
         return found
 
-    async def _retrieve(self, batch_id: str) -> Batch:
-        async with self._slots:
-            return await self.client.batches.retrieve(batch_id)
+    async def _retrieve(self, batch_id: str, missing_ok: bool = False) -> Batch | None:
+        try:
+            async with self._slots:
+                return await self.client.batches.retrieve(batch_id)
+        except openai.NotFoundError:
+            if missing_ok:
+                return None
+            raise
 
     # --- collect -------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 
 from batchcook.generation.catalog import Catalog, load_catalog
 from batchcook.testing.openai_emulator.app import build_app
-from batchcook.testing.openai_emulator.clock import Clock, ManualClock, SystemClock
+from batchcook.testing.openai_emulator.clock import Clock, ManualClock, ScaledClock, SystemClock
 from batchcook.testing.openai_emulator.errors import APIError
 from batchcook.testing.openai_emulator.faults import BatchPlan, FaultPlan, HTTPFault
 from batchcook.testing.openai_emulator.state import EmulatorState
@@ -32,6 +32,7 @@ __all__ = [
     "HTTPFault",
     "ManualClock",
     "OpenAIEmulator",
+    "ScaledClock",
     "SystemClock",
 ]
 

@@ -1,0 +1,178 @@
+"""OpenAI calls per job when N slow jobs run at once, through the real durable service.
+
+Each run starts both emulators and the DBOS engine (SQLite unless --database-url), submits N
+create jobs together and waits until all have succeeded. Every batch takes 20 minutes on
+the emulator's clock (30 s validating, 18.5 min in progress, 90 s finalizing), so each job
+goes through the 5-minute foreground wait, a placeholder page and the backed-off wait, as in
+production with the default settings. To finish in minutes, the emulator's clock runs
+``--speed`` times faster and every interval of the service (poll, foreground, backoff cap,
+sweep) is divided by the same factor: the schedule of calls is the production one.
+
+Printed per N: OpenAI calls per job, split into polls (list pages and retrieves, the part
+that depends on N) and the rest (uploads, creates, downloads, deletes), and how often a job
+woke to look (its poll steps). Each N runs in a fresh process and database.
+
+Usage: python bench/slow_jobs.py [N ...] [--speed 20] [--database-url URL]
+       (default N: 1 100 1000)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS
+from pydantic import SecretStr
+
+from batchcook.config import Settings
+from batchcook.jobs import Job, new_job_id
+from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, ScaledClock
+from batchcook.testing.server import serve
+from batchcook.workflows import engine
+
+BATCH = BatchPlan(validating=30, in_progress=18.5 * 60, finalizing=90)  # 20 minutes in all
+BATCH_MINUTES = 20
+
+
+def categorize(calls: dict[str, int], batches: int) -> Counter[str]:
+    kinds: Counter[str] = Counter()
+    for path, n in calls.items():
+        if path == "/v1/batches":
+            kinds["create"] += batches
+            kinds["poll"] += n - batches  # the rest are GET list pages
+        elif re.fullmatch(r"/v1/batches/[^/]+", path):
+            kinds["poll"] += n  # retrieve
+        elif path == "/v1/files":
+            kinds["upload"] += n
+        elif path.endswith("/content"):
+            kinds["download"] += n
+        elif re.fullmatch(r"/v1/files/[^/]+", path):
+            kinds["delete"] += n
+        else:
+            kinds["other"] += n
+    return kinds
+
+
+async def drive(n: int, clock: ScaledClock, timeout: float) -> dict[str, Any]:
+    jobs = [Job(id=new_job_id("create"), kind="create", prompt=f"slow dish {i}") for i in range(n)]
+    started, virtual_start = time.monotonic(), clock.now()
+    for job in jobs:
+        await engine.start_job(job)
+    submitted = time.monotonic() - started
+    ids = [j.id for j in jobs]
+    while True:
+        rows = await DBOS.list_workflows_async(
+            workflow_ids=ids, load_input=False, load_output=False
+        )
+        done = [r for r in rows if r.status in ("SUCCESS", "ERROR", "CANCELLED")]
+        if len(done) == n:
+            break
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"only {len(done)} of {n} jobs ended within {timeout:.0f} s")
+        await asyncio.sleep(1)
+    wall, virtual = time.monotonic() - started, clock.now() - virtual_start
+    statuses: Counter[str] = Counter()
+    for job_id in ids:
+        record = await engine.get_job(job_id)
+        statuses[record.status if record else "missing"] += 1
+    sample = ids[:: max(1, n // 20)]
+    polls = 0
+    for job_id in sample:
+        steps = await DBOS.list_workflow_steps_async(job_id)
+        polls += sum(1 for s in steps if s["function_name"] == "poll_batches")
+    return {
+        "statuses": dict(statuses),
+        "wall_s": round(wall, 1),
+        "submit_s": round(submitted, 1),
+        "virtual_min": round(virtual / 60, 1),
+        "wakes_per_job": round(polls / len(sample), 1),
+    }
+
+
+def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
+    clock = ScaledClock(speed)
+    openai = OpenAIEmulator(clock=clock)
+    openai.faults.default_batch = BATCH
+    notion = NotionEmulator(rate=None)
+    with (
+        serve(openai.app) as openai_url,
+        serve(notion.app) as notion_url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        settings = Settings(
+            openai_api_key=SecretStr("sk-bench"),
+            openai_base_url=f"{openai_url}/v1",
+            notion_token=SecretStr(notion.token),
+            notion_base_url=notion_url,
+            notion_recipes_database_id=notion.recipes_database_id,
+            notion_user_id=notion.user_id,
+            notion_requests_per_second=1000,  # Notion pacing is another benchmark's
+            data_dir=Path(tmp),
+            database_url=database_url,
+            mode="batch",
+            poll_interval=10 / speed,
+            poll_timeout=300 / speed,
+            max_poll_interval=300 / speed,
+            sweep_schedule=f"*/{max(1, round(60 / speed))} * * * * *",
+            queue_poll_seconds=0.2,
+            worker_concurrency=max(n, 1) + 10,  # the sweep shares the queue
+        )
+        engine.launch(settings)
+        try:
+            result = asyncio.run(drive(n, clock, timeout=BATCH_MINUTES * 60 / speed * 4 + 300))
+        finally:
+            engine.shutdown()
+    kinds = categorize(openai.calls, len(openai.state.batches))
+    total = sum(kinds.values())
+    return {
+        "n": n,
+        **result,
+        "batches": len(openai.state.batches),
+        "calls": total,
+        "kinds": dict(kinds),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("jobs", nargs="*", type=int, default=[1, 100, 1000])
+    parser.add_argument("--speed", type=float, default=20.0)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.jobs[0], args.speed, args.database_url)))
+        return
+    print(
+        f"{BATCH_MINUTES}-minute batches, clock x{args.speed:g}, database "
+        f"{args.database_url or 'SQLite'}"
+    )
+    header = f"{'N':>5} {'calls/job':>9} {'polls/job':>9} {'rest/job':>8} {'wakes/job':>9}"
+    print(header + f" {'wall s':>7} {'virtual min':>11}  statuses")
+    for n in args.jobs:
+        cmd = [sys.executable, __file__, str(n), "--one", "--speed", str(args.speed)]
+        if args.database_url:
+            cmd += ["--database-url", args.database_url]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        polls = r["kinds"].get("poll", 0)
+        print(
+            f"{n:>5} {r['calls'] / n:>9.2f} {polls / n:>9.2f} {(r['calls'] - polls) / n:>8.2f}"
+            f" {r['wakes_per_job']:>9.1f} {r['wall_s']:>7.1f} {r['virtual_min']:>11.1f}"
+            f"  {r['statuses']}  {r['kinds']}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

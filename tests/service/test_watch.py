@@ -1,0 +1,98 @@
+"""The batch watch: jobs waiting together share one poll, and sleep until something changes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from dbos import DBOS
+from test_workflows import wait_for
+
+from batchcook.config import Settings
+from batchcook.jobs import Job, new_job_id
+from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
+from batchcook.workflows import engine, watch
+from batchcook.workflows.runtime import runtime
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def batch_calls(emu: OpenAIEmulator) -> int:
+    return sum(n for path, n in emu.calls.items() if path.startswith("/v1/batches"))
+
+
+async def test_waiting_jobs_share_one_poll_and_sleep_until_a_change(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    runtime().settings = service.model_copy(update={"poll_interval": 0.05, "poll_timeout": 3600})
+    openai_emu.faults.default_batch = BatchPlan(in_progress=20 * 60)
+    jobs = [Job(id=new_job_id("create"), kind="create", prompt=f"slow stew {i}") for i in range(10)]
+    for job in jobs:
+        await engine.start_job(job)
+    w = watch.current()
+    await until(lambda: w.watching() == len(jobs))  # all 20 batches in progress, jobs asleep
+
+    rounds, calls = w.rounds, batch_calls(openai_emu)
+    await until(lambda: w.rounds >= rounds + 20)
+    rounds, calls = w.rounds - rounds, batch_calls(openai_emu) - calls
+    # One list page a round covers all 20 batches (a sweep may add one); a job polling its
+    # own would have cost 20 retrieves a round.
+    assert calls <= rounds + 2, (calls, rounds)
+
+    openai_emu.advance(20 * 60)
+    for job in jobs:
+        done = await wait_for(job.id)
+        assert done.status == "succeeded", done.error
+        steps = await DBOS.list_workflow_steps_async(job.id)
+        polls = [s for s in steps if s["function_name"] == "poll_batches"]
+        # Woken only by the change, not once per round: the first look, the change, and
+        # perhaps the image batch ending a moment after the text one.
+        assert len(polls) <= 3, len(polls)
+    assert w.watching() == 0
+    assert len(notion_emu.pages()) == len(jobs)
+
+
+async def test_an_unknown_batch_fails_its_job_not_the_others(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    w = watch.current()
+    w.watch("create-gone", {"batch_gone": ("in_progress", 0, 0)}, 0.05)
+    runtime().settings = service.model_copy(update={"poll_interval": 0.05})
+    openai_emu.faults.default_batch = BatchPlan(in_progress=60)
+    job = Job(id=new_job_id("create"), kind="create", prompt="quick salad")
+    await engine.start_job(job)
+    await until(lambda: w.watching() == 2)
+    openai_emu.advance(60)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    try:
+        await w.batches(["batch_gone"], max_age=0)
+    except LookupError as err:
+        assert "batch_gone" in str(err)
+    else:
+        raise AssertionError("an unknown batch must not read as a state")
+
+
+async def test_submit_searches_for_its_batches_only_when_it_runs_again(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    from batchcook.workflows import steps
+
+    job_id = new_job_id("create")
+    endpoints = ["/v1/responses", "/v1/images/generations"]
+    first = await steps.submit_batches(job_id, "stew", "Be brief.", "a stew", endpoints, 0, 0.0)
+    assert "ok" in first, first
+    assert openai_emu.calls["/v1/batches"] == 2  # two creates, no search on a first run
+    # The same step again, as after a crash between its effect and its checkpoint.
+    again = await steps.submit_batches(job_id, "stew", "Be brief.", "a stew", endpoints, 0, 0.0)
+    assert "ok" in again, again
+    assert sorted(b["id"] for b in again["ok"]) == sorted(b["id"] for b in first["ok"])
+    assert len(openai_emu.state.batches) == 2  # found by metadata, not paid for twice
+    assert openai_emu.calls["/v1/batches"] == 3  # the one list page that found them
