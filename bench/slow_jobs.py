@@ -52,6 +52,8 @@ def categorize(calls: dict[str, int], batches: int) -> Counter[str]:
             kinds["poll"] += n - batches  # the rest are GET list pages
         elif re.fullmatch(r"/v1/batches/[^/]+", path):
             kinds["poll"] += n  # retrieve
+        elif path.endswith("/cancel"):
+            kinds["cancel"] += n
         elif path == "/v1/files":
             kinds["upload"] += n
         elif path.endswith("/content"):
@@ -82,9 +84,12 @@ async def drive(n: int, clock: ScaledClock, timeout: float) -> dict[str, Any]:
         await asyncio.sleep(1)
     wall, virtual = time.monotonic() - started, clock.now() - virtual_start
     statuses: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
     for job_id in ids:
         record = await engine.get_job(job_id)
         statuses[record.status if record else "missing"] += 1
+        if record and record.error:
+            errors[f"{record.error.step}: {record.error.message[:160]}"] += 1
     sample = ids[:: max(1, n // 20)]
     polls = 0
     for job_id in sample:
@@ -92,6 +97,7 @@ async def drive(n: int, clock: ScaledClock, timeout: float) -> dict[str, Any]:
         polls += sum(1 for s in steps if s["function_name"] == "poll_batches")
     return {
         "statuses": dict(statuses),
+        "errors": dict(errors),
         "wall_s": round(wall, 1),
         "submit_s": round(submitted, 1),
         "virtual_min": round(virtual / 60, 1),
@@ -120,6 +126,8 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
             data_dir=Path(tmp),
             database_url=database_url,
             mode="batch",
+            image_size="1024x1024",  # small images: this counts calls, not encoding time
+            image_quality="low",
             poll_interval=10 / speed,
             poll_timeout=300 / speed,
             max_poll_interval=300 / speed,
@@ -172,6 +180,8 @@ def main() -> None:
             f"  {r['statuses']}  {r['kinds']}",
             flush=True,
         )
+        for error, count in r["errors"].items():
+            print(f"      {count} x {error}", flush=True)
 
 
 if __name__ == "__main__":

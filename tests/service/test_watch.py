@@ -96,3 +96,22 @@ async def test_submit_searches_for_its_batches_only_when_it_runs_again(
     assert sorted(b["id"] for b in again["ok"]) == sorted(b["id"] for b in first["ok"])
     assert len(openai_emu.state.batches) == 2  # found by metadata, not paid for twice
     assert openai_emu.calls["/v1/batches"] == 3  # the one list page that found them
+
+
+async def test_a_regular_sweep_reaches_back_to_the_oldest_running_job(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    from batchcook.workflows.sweep import oldest_waiting_job, sweep_once
+
+    runtime().settings = service.model_copy(update={"poll_interval": 30, "poll_timeout": 3600})
+    openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+    job = Job(id=new_job_id("create"), kind="create", prompt="long stew")
+    await engine.start_job(job)
+    await wait_for(job.id, ("generating",))
+    oldest = await oldest_waiting_job()  # this job, or an older one still running
+    assert oldest["ok"] is not None and oldest["ok"] <= time.time()
+    openai_emu.advance(600)
+    result = await sweep_once(full=False)
+    assert result["woken"] == [job.id]
+    done = await wait_for(job.id, timeout=10)  # long before its 30 s watch round
+    assert done.status == "succeeded", done.error

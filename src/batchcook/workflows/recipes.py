@@ -22,6 +22,7 @@ from batchcook.recipes.prompts import (
 )
 from batchcook.workflows import steps, watch
 from batchcook.workflows.runtime import runtime
+from batchcook.workflows.watch import Seen
 
 JOB_EVENT = "job"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
@@ -127,7 +128,7 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
             job.status = "submitted"
         await publish(job)
 
-        waited = await _wait(job, [b["id"] for b in batches])
+        waited = await _wait(job, [b["id"] for b in batches], batches[0]["submitted_at"])
         if "error" in waited:
             return waited
         collected = await steps.collect_results(batches)
@@ -176,41 +177,59 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-async def _wait(job: Job, batch_ids: list[str]) -> dict[str, Any]:
+async def _wait(job: Job, batch_ids: list[str], started: float) -> dict[str, Any]:
     try:
-        return await _wait_for_batches(job, batch_ids)
+        return await _wait_for_batches(job, batch_ids, started)
     finally:
         watch.current().unwatch(job.id)
 
 
-async def _wait_for_batches(job: Job, batch_ids: list[str]) -> dict[str, Any]:
+async def _wait_for_batches(job: Job, batch_ids: list[str], started: float) -> dict[str, Any]:
     """Sleep until the batches end, woken by this process's batch watch (which polls every
     ``poll_interval`` for all jobs together), the sweep or an OpenAI webhook. Past the
     foreground wait, BATCHCOOK_ON_TIMEOUT decides: ``continue`` (the watch backs off toward
     BATCHCOOK_MAX_POLL_INTERVAL until the batches end — they expire by themselves after
     24 h), ``fallback`` (cancel and let the caller generate the rest at standard price) or
-    ``fail`` (cancel and fail)."""
+    ``fail`` (cancel and fail). ``started`` is when the batches were submitted."""
     settings = runtime().settings
     interval, foreground = settings.poll_interval, True
-    started: float | None = None
-    max_age = 0.0  # the first look is fresh
+    seen: dict[str, Seen] = {b: ("validating", 0, 0) for b in batch_ids}  # as just created
+    waited = 0.0
+    job.status = "generating"
+    await publish(job)
     while True:
+        watch.current().watch(
+            job.id,
+            seen,
+            interval,
+            backoff=1.0 if foreground else 1.5,
+            max_interval=settings.max_poll_interval,
+        )
+        # A durable sleep: the watch, the sweep or a webhook cuts it short. A job also wakes
+        # at the end of the foreground wait, and every max_poll_interval as a safety net.
+        sleep = settings.max_poll_interval
+        if foreground:
+            sleep = min(sleep, settings.poll_timeout - waited)
+        message = await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=max(sleep, 0.01))
+        if message is None or watch.wake_message(message):
+            max_age = interval if foreground else settings.max_poll_interval
+        else:
+            max_age = 0.0  # the sweep or a webhook saw a change the cache may not have
+
         polled = await steps.poll_batches(batch_ids, max_age)
         if "error" in polled:
             return polled
         states = {s["id"]: BatchState.model_validate(s) for s in polled["ok"]["batches"]}
-        started = polled["ok"]["at"] if started is None else started
         waited = polled["ok"]["at"] - started
         job.batches = [
             states[b.id].model_copy(update={"attempt": b.attempt}) if b.id in states else b
             for b in job.batches
         ]
-        if foreground:
-            job.status = "generating"
         await publish(job)
         unfinished = [b for b in batch_ids if states[b].status not in TERMINAL]
         if not unfinished:
             return {}
+        seen = {b: (states[b].status, states[b].completed, states[b].failed) for b in unfinished}
         if foreground and waited >= settings.poll_timeout:
             ids = ", ".join(f"{b} ({states[b].status})" for b in unfinished)
             if settings.on_timeout == "continue":
@@ -249,20 +268,3 @@ async def _wait_for_batches(job: Job, batch_ids: list[str]) -> dict[str, Any]:
             }
         if not foreground:
             interval = min(interval * 1.5, settings.max_poll_interval)
-        watch.current().watch(
-            job.id,
-            {b: (states[b].status, states[b].completed, states[b].failed) for b in unfinished},
-            interval,
-            backoff=1.0 if foreground else 1.5,
-            max_interval=settings.max_poll_interval,
-        )
-        # A durable sleep: the watch, the sweep or a webhook cuts it short. A job also wakes
-        # at the end of the foreground wait, and every max_poll_interval as a safety net.
-        sleep = settings.max_poll_interval
-        if foreground:
-            sleep = min(sleep, settings.poll_timeout - waited)
-        message = await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=max(sleep, 0.01))
-        if message is None or watch.wake_message(message):
-            max_age = interval if foreground else settings.max_poll_interval
-        else:
-            max_age = 0.0  # the sweep or a webhook saw a change the cache may not have

@@ -116,6 +116,7 @@ async def submit_batches(
             for s in await runner.submit(missing, metadata):
                 found[s.endpoint] = s
         by_endpoint = {r.endpoint: r.custom_id for r in requests}
+        at = time.time()
         return [
             {
                 "id": s.id,
@@ -123,6 +124,7 @@ async def submit_batches(
                 "input_file_id": s.input_file_id,
                 "custom_ids": [by_endpoint[s.endpoint]],
                 "attempt": attempt,
+                "submitted_at": at,
             }
             for s in found.values()
             if s.endpoint in by_endpoint

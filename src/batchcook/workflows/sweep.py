@@ -1,7 +1,8 @@
 """The sweep: a DBOS scheduled workflow (every minute by default) that keeps OpenAI tidy.
 
 - Refreshes every batch of ours with as few calls as possible: one ``GET /v1/batches`` page
-  per 100 batches, newest first, back to the 24 h window — not one ``retrieve`` per batch.
+  per 100 batches, newest first, back to the oldest running job (hourly: back to the 24 h
+  window) — not one ``retrieve`` per batch.
 - Wakes a job whose batch has ended, so a job backing off in ``waiting`` moves on at once.
 - Finds batches that carry our ``batchcook_job`` metadata but whose job is gone (lost before
   it recorded them) or already finished, and cancels them: nothing runs unpaid-for or unseen.
@@ -27,12 +28,33 @@ log = logging.getLogger(__name__)
 
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 WINDOW = 25 * 3600
+RECENT = 600  # with no job running, a regular sweep looks this far back (seconds)
+CLOCK_SKEW = 300  # OpenAI's created_at against our clock
+JOB_WORKFLOWS = ("create_recipe", "modify_recipe")
+
+
+@DBOS.step(name="oldest_waiting_job")
+async def oldest_waiting_job() -> Outcome:
+    """When the oldest running job started (epoch seconds), or None: no batch of a running
+    job can be older, so a regular sweep need not page further back."""
+
+    async def work() -> float | None:
+        rows = await DBOS.list_workflows_async(
+            status="PENDING",
+            name=list(JOB_WORKFLOWS),
+            limit=1,
+            load_input=False,
+            load_output=False,
+        )
+        return rows[0].created_at / 1000 if rows and rows[0].created_at else None
+
+    return await _guard("oldest_waiting_job", work)
 
 
 @DBOS.step(name="list_our_batches")
-async def list_our_batches() -> Outcome:
+async def list_our_batches(since: float = 0.0) -> Outcome:
     async def work() -> list[dict[str, Any]]:
-        cutoff = time.time() - WINDOW
+        cutoff = max(since, time.time() - WINDOW)
         ours: list[dict[str, Any]] = []
         async with runtime().openai() as client:
             async for b in BatchRunner(client).list_batches():
@@ -50,11 +72,14 @@ async def list_our_batches() -> Outcome:
 @DBOS.step(name="sweep_act")
 async def sweep_act(cancel: list[str], delete: list[str]) -> Outcome:
     async def work() -> dict[str, int]:
+        # A finished batch still names its files for 24 h: delete each once, not every tick.
+        url = runtime().settings.database()
+        fresh = [f for f in delete if await marks.claim_async(url, f"deleted:{f}")]
         async with runtime().openai() as client:
             runner = BatchRunner(client)
             await runner.cancel(cancel)
-            await runner.delete_files(delete)
-        return {"cancelled": len(cancel), "deleted": len(delete)}
+            await runner.delete_files(fresh)
+        return {"cancelled": len(cancel), "deleted": len(fresh)}
 
     return await _guard("sweep_act", work)
 
@@ -100,15 +125,23 @@ async def forget_marks() -> Outcome:
 
 @DBOS.workflow(name="sweep")
 async def sweep(scheduled_at: datetime, context: Any) -> None:
-    """The scheduled entry point."""
+    """The scheduled entry point: a full sweep (back to the 24 h window) once an hour."""
     await fail_over()
-    await sweep_once()
+    await sweep_once(full=scheduled_at.minute == 0)
     await forget_marks()
 
 
 @DBOS.workflow(name="sweep_once")
-async def sweep_once() -> dict[str, Any]:
-    listed = await list_our_batches()
+async def sweep_once(full: bool = True) -> dict[str, Any]:
+    """Refresh, wake, cancel and clean. A regular (not ``full``) sweep pages back only to
+    the oldest running job — all active batches — or ten minutes when none runs; the full
+    sweep, hourly, reaches the 24 h window for older orphans and leftover files."""
+    since = 0.0
+    if not full:
+        oldest = await oldest_waiting_job()
+        start = oldest.get("ok") or time.time() - RECENT
+        since = start - CLOCK_SKEW
+    listed = await list_our_batches(since)
     if "error" in listed:
         return listed
     cancel: list[str] = []
@@ -139,8 +172,10 @@ async def sweep_once() -> dict[str, Any]:
         elif not job_done and not active and job_id not in woken:
             await DBOS.send_async(job_id, {"batch": batch["id"]}, topic=watch.WAKE_TOPIC)
             woken.append(job_id)
+    deleted = 0
     if cancel or delete:
         acted = await sweep_act(cancel, delete)
         if "error" in acted:
             return acted
-    return {"cancelled": cancel, "deleted": len(delete), "woken": woken}
+        deleted = acted["ok"]["deleted"]
+    return {"cancelled": cancel, "deleted": deleted, "woken": woken}

@@ -164,9 +164,10 @@ class Watch:
                 if changed:
                     wake.append((job_id, changed[0], self._cache[changed[0]][0].status))
                     del self._entries[job_id]  # it registers again after it has looked
-                elif job_id in due:
+                else:  # looked at just now, due or not: its next look is an interval away
+                    if job_id in due:
+                        entry.interval = min(entry.interval * entry.backoff, entry.max_interval)
                     entry.due = now + entry.interval
-                    entry.interval = min(entry.interval * entry.backoff, entry.max_interval)
             self._forget_unwatched()
         for job_id, batch_id, status in wake:
             try:
