@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import pytest
 from dbos import DBOS
 from test_workflows import wait_for
 
@@ -115,3 +116,27 @@ async def test_a_regular_sweep_reaches_back_to_the_oldest_running_job(
     assert result["woken"] == [job.id]
     done = await wait_for(job.id, timeout=10)  # long before its 30 s watch round
     assert done.status == "succeeded", done.error
+
+
+async def test_a_lost_page_write_is_tried_again_without_a_second_page(
+    service: Settings,
+    openai_emu: OpenAIEmulator,
+    notion_emu: NotionEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from batchcook.workflows import recipes
+
+    monkeypatch.setattr(recipes, "WRITE_PAUSES", (0.05, 0.05, 0.05))
+    # Both of the store's tries to create the page answer 500; the second did create it.
+    notion_emu.faults.add("POST", r"^/v1/pages$", status=500)
+    notion_emu.faults.add("POST", r"^/v1/pages$", status=500, after_commit=True)
+    job = Job(id=new_job_id("create"), kind="create", prompt="lost soup")
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    assert len(notion_emu.pages()) == 1  # the retry found the page the lost write made
+    page = notion_emu.render_text(done.page_id or "")
+    assert page.count("Ingredients:") == 1  # and its body once
+    steps = await DBOS.list_workflow_steps_async(job.id)
+    writes = [s for s in steps if s["function_name"] == "write_recipe"]
+    assert len(writes) == 2 and writes[0]["output"]["error"]["type"] == "AmbiguousWriteError"

@@ -8,6 +8,7 @@ every transition, so ``GET /api/jobs/{id}`` and ``batchcook jobs`` read it from 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ TERMINAL = {"completed", "failed", "expired", "cancelled"}
 RESPONSES, IMAGES = "/v1/responses", "/v1/images/generations"
 WINDOW_SECONDS = 25 * 3600  # the 24 h completion window, plus time to finalize
 WAKE_TOPIC = watch.WAKE_TOPIC
+WRITE_PAUSES = (10.0, 60.0, 300.0)  # before the 2nd, 3rd and 4th try of a page write
 
 
 async def publish(job: Job) -> None:
@@ -55,7 +57,7 @@ async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     job.title = generated["ok"]["recipe"].get("title")
     job.status = "writing"
     await publish(job)
-    written = await steps.write_recipe(job.id, generated["ok"], job.database_id)
+    written = await _write(steps.write_recipe, job.id, generated["ok"], job.database_id)
     if "error" in written:
         return await fail(job, written["error"])
     return await _succeed(job, written["ok"], generated["ok"])
@@ -78,10 +80,22 @@ async def modify_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
         return await fail(job, generated["error"])
     job.status = "writing"
     await publish(job)
-    written = await steps.update_recipe(job.page_id, generated["ok"])
+    written = await _write(steps.update_recipe, job.page_id, generated["ok"])
     if "error" in written:
         return await fail(job, written["error"])
     return await _succeed(job, written["ok"], generated["ok"])
+
+
+async def _write(step: Callable[..., Awaitable[dict[str, Any]]], *args: Any) -> dict[str, Any]:
+    """Write the page, again after a durable pause if Notion was busy, failing or silent.
+    Safe: the store finds the page an earlier try made by the job id (create), and an update
+    writes the same content twice. What was paid for is never lost to a Notion hiccup."""
+    for pause in (*WRITE_PAUSES, None):
+        written = await step(*args)
+        if "ok" in written or not written["error"].get("retryable") or pause is None:
+            return written
+        await DBOS.sleep_async(pause)
+    raise AssertionError("unreachable")
 
 
 async def _succeed(job: Job, page: dict[str, str], generated: dict[str, Any]) -> dict[str, Any]:

@@ -38,9 +38,16 @@ class NotionAPIError(StoreError):
         self.property_name = property_name
         self.expected_type = expected_type
 
+    @property
+    def retryable(self) -> bool:
+        """Notion was busy, failing or silent (after the store's own retries): later may work."""
+        return self.status == 0 or self.status == 429 or self.status >= 500
+
 
 class AmbiguousWriteError(StoreError):
     """A write may or may not have happened (5xx or timeout): read back before repeating."""
+
+    retryable = True  # the store's writes find what an earlier try made, by the job id
 
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))
