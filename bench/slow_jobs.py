@@ -12,7 +12,7 @@ Printed per N: OpenAI calls per job, split into polls (list pages and retrieves,
 that depends on N) and the rest (uploads, creates, downloads, deletes), and how often a job
 woke to look (its poll steps). Each N runs in a fresh process and database.
 
-Usage: python bench/slow_jobs.py [N ...] [--speed 20] [--database-url URL]
+Usage: python bench/slow_jobs.py [N ...] [--speed 5] [--database-url URL]
        (default N: 1 100 1000)
 """
 
@@ -154,7 +154,7 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("jobs", nargs="*", type=int, default=[1, 100, 1000])
-    parser.add_argument("--speed", type=float, default=20.0)
+    parser.add_argument("--speed", type=float, default=5.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -228,7 +228,9 @@ async def _wait_for_batches(job: Job, batch_ids: list[str], started: float) -> d
         if message is None or watch.wake_message(message):
             max_age = interval if foreground else settings.max_poll_interval
         else:
-            max_age = 0.0  # the sweep or a webhook saw a change the cache may not have
+            # The sweep or a webhook saw a change. The sweep left what it read in this
+            # process's watch; a copy older than one poll interval is read again.
+            max_age = settings.poll_interval
 
         polled = await steps.poll_batches(batch_ids, max_age)
         if "error" in polled:

@@ -383,11 +383,14 @@ async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
     """Delete our input and result files once the recipe is safely written."""
 
     async def work() -> int:
+        # Ended batches do not change: the watch's copy names their files, at no call.
+        batches = await watch.current().batches([s["id"] for s in submitted], max_age=86400)
+        files = files_of([s["input_file_id"] for s in submitted], batches.values())
         async with runtime().openai() as client:
-            runner = BatchRunner(client)
-            batches = await runner.refresh([s["id"] for s in submitted])
-            files = files_of([s["input_file_id"] for s in submitted], batches.values())
-            await runner.delete_files(files)
+            await BatchRunner(client).delete_files(files)
+        url = runtime().settings.database()
+        for file_id in files:  # so the sweep does not delete them again
+            await marks.claim_async(url, f"deleted:{file_id}")
         return len(files)
 
     return await _guard("cleanup_files", work)

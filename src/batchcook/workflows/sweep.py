@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
+from openai.types import Batch
 
 from batchcook.generation.batch import BatchRunner
 from batchcook.workflows import executors, marks, watch
@@ -56,14 +57,17 @@ async def list_our_batches(since: float = 0.0) -> Outcome:
     async def work() -> list[dict[str, Any]]:
         cutoff = max(since, time.time() - WINDOW)
         ours: list[dict[str, Any]] = []
+        seen: list[Batch] = []
         async with runtime().openai() as client:
             async for b in BatchRunner(client).list_batches():
                 if b.created_at < cutoff:
                     break
                 job_id = (b.metadata or {}).get(JOB_METADATA)
                 if job_id:
+                    seen.append(b)
                     files = [f for f in (b.input_file_id, b.output_file_id, b.error_file_id) if f]
                     ours.append({"id": b.id, "job": job_id, "status": b.status, "files": files})
+        watch.current().remember(seen)
         return ours
 
     return await _guard("list_our_batches", work)

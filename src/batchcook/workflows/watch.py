@@ -108,6 +108,14 @@ class Watch:
         with self._lock:
             return len(self._entries)
 
+    def remember(self, batches: Iterable[Batch]) -> None:
+        """Batches someone else just read (the sweep's list pages): jobs it wakes in this
+        process then find them fresh and need no call of their own."""
+        at = time.monotonic()
+        with self._lock:
+            for batch in batches:
+                self._cache[batch.id] = (batch, at)
+
     async def batches(self, batch_ids: list[str], max_age: float) -> dict[str, Batch]:
         """The batches, from the cache when it is at most ``max_age`` seconds old."""
         if not self._thread.is_alive():  # stopped, or never started: fetch directly
@@ -132,10 +140,10 @@ class Watch:
 
     async def _run(self) -> None:
         while not self._stopped:
+            self._kick.clear()  # before reading the entries: a job registering now re-kicks
             with self._lock:
                 soonest = min((e.due for e in self._entries.values()), default=None)
             timeout = None if soonest is None else max(0.0, soonest - time.monotonic())
-            self._kick.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout)
             if self._stopped:
@@ -144,7 +152,13 @@ class Watch:
             with self._lock:
                 due = [j for j, e in self._entries.items() if e.due <= now]
                 wanted = [b for e in self._entries.values() for b in e.seen]
+                due_ids = [b for j in due for b in self._entries[j].seen]
+                shortest = min((self._entries[j].interval for j in due), default=0.0)
             if not due:
+                continue
+            if not self._stale(due_ids, now - shortest / 2):
+                # The sweep (or a job's own look) read them moments ago: use that copy.
+                await self._after_round(due, now, looked=set(due))
                 continue
             try:
                 await self._refresh(wanted)
@@ -152,7 +166,11 @@ class Watch:
                 log.warning("batch watch: refresh failed: %s", err)
             await self._after_round(due, time.monotonic())
 
-    async def _after_round(self, due: list[str], now: float) -> None:
+    async def _after_round(
+        self, due: list[str], now: float, looked: set[str] | None = None
+    ) -> None:
+        """Wake the jobs whose batches changed; reschedule the ones ``looked`` at (default:
+        everyone, after a refresh of everything watched)."""
         wake: list[tuple[str, str, str]] = []
         with self._lock:
             for job_id, entry in list(self._entries.items()):
@@ -164,7 +182,7 @@ class Watch:
                 if changed:
                     wake.append((job_id, changed[0], self._cache[changed[0]][0].status))
                     del self._entries[job_id]  # it registers again after it has looked
-                else:  # looked at just now, due or not: its next look is an interval away
+                elif looked is None or job_id in looked:  # its next look: an interval away
                     if job_id in due:
                         entry.interval = min(entry.interval * entry.backoff, entry.max_interval)
                     entry.due = now + entry.interval
