@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     app_version: str = Field(
         default="1", validation_alias=AliasChoices("BATCHCOOK_APP_VERSION", "app_version")
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        validation_alias=AliasChoices("BATCHCOOK_DATABASE_POOL_SIZE", "database_pool_size"),
+    )
     worker_concurrency: int = Field(
         default=1000,  # a job waiting on its batches holds a slot, asleep: size for waiting
         ge=1,

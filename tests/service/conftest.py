@@ -72,6 +72,7 @@ def service_settings(
         "poll_timeout": 30,
         "queue_poll_seconds": 0.05,
         "openai_max_retries": 2,
+        "database_pool_size": 10,  # leaves Postgres connections for the multi-process tests
         **overrides,
     }
     return Settings(**values)

@@ -49,6 +49,7 @@ def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
             notion,
             BATCHCOOK_POLL_INTERVAL="1",
             BATCHCOOK_WORKER_CONCURRENCY="25",
+            BATCHCOOK_DATABASE_POOL_SIZE="5",  # all processes within max_connections 100
             BATCHCOOK_SWEEP_SCHEDULE="*/5 * * * * *",
             BATCHCOOK_EXECUTOR_TIMEOUT="15",
             BATCHCOOK_IMAGE_SIZE="1024x1024",

@@ -33,6 +33,9 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         # Pinned: the default (a hash of the code) would orphan in-flight jobs on upgrade.
         "application_version": settings.app_version,
         "log_level": "WARNING",
+        # Each process holds up to this many connections (+3 of ours): Postgres's
+        # max_connections must cover every process.
+        "sys_db_pool_size": settings.database_pool_size,
     }
 
 

@@ -46,8 +46,11 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def connect(url: str, tables: MetaData = metadata) -> Engine:
-    """An engine on the shared database, with ``tables`` created if they are missing."""
-    engine = create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+    """An engine on the shared database, with ``tables`` created if they are missing. Its
+    pool is small (at most 3 connections): DBOS's own pool is the one that matters."""
+    engine = create_engine(
+        sqlalchemy_url(url), pool_pre_ping=True, pool_size=1, max_overflow=2, pool_timeout=60
+    )
     try:
         tables.create_all(engine)
     except DBAPIError:
