@@ -119,8 +119,7 @@ class Watch:
     async def batches(self, batch_ids: list[str], max_age: float) -> dict[str, Batch]:
         """The batches, from the cache when it is at most ``max_age`` seconds old."""
         if not self._thread.is_alive():  # stopped, or never started: fetch directly
-            async with self._openai() as client:
-                return await BatchRunner(client).refresh(batch_ids)
+            return await self._fetch_direct(batch_ids, missing_ok=False)
         future = asyncio.run_coroutine_threadsafe(self._batches(batch_ids, max_age), self._loop)
         return await asyncio.wrap_future(future)
 
@@ -245,10 +244,13 @@ class Watch:
                 self._cache[batch_id] = (batch, at)
         self.rounds += 1
 
-    async def _fetch_direct(self, batch_ids: list[str]) -> dict[str, Batch]:
-        """One job's unknown batch must not stop the others' refresh: 404s are left out."""
+    async def _fetch_direct(
+        self, batch_ids: list[str], missing_ok: bool = True
+    ) -> dict[str, Batch]:
+        """By default one job's unknown batch must not stop the others' refresh: 404s are
+        left out (the job asking for it gets a LookupError from ``batches``)."""
         async with self._openai() as client:
-            return await BatchRunner(client).refresh(batch_ids, missing_ok=True)
+            return await BatchRunner(client).refresh(batch_ids, missing_ok=missing_ok)
 
 
 _watch: Watch | None = None
