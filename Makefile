@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-future lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed lint
 	$(BIN)/pytest
+
+# The same suite with every process's wall clock two years ahead (tests/future): no test may
+# depend on today's date. CI runs it after `make test`.
+test-future: $(BIN)/.installed
+	PYTHONPATH=$(CURDIR)/tests/future TEST_CLOCK_SHIFT_DAYS=730 $(BIN)/pytest -p no:time_machine -W ignore::pytest.PytestAssertRewriteWarning
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests scripts $(wildcard bench)

@@ -1,19 +1,28 @@
-"""Shared fixtures: an OpenAI emulator on a loopback port, and official SDK clients for it."""
+"""Shared fixtures: an OpenAI emulator on a loopback port, on a pinned clock (``pinned.py``),
+and official SDK clients for it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from batchcook.testing.openai_emulator import OpenAIEmulator
 from batchcook.testing.server import serve
+from pinned import pinned_emulator, write_retiring_catalog
+
+
+@pytest.fixture
+def retiring_catalog(tmp_path: Path) -> Path:
+    """The shipped catalog plus two test models with dates fixed relative to PINNED_DAY."""
+    return write_retiring_catalog(tmp_path)
 
 
 @pytest.fixture
 def emu() -> OpenAIEmulator:
-    return OpenAIEmulator()
+    return pinned_emulator()
 
 
 @pytest.fixture

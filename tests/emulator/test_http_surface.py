@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import openai
@@ -15,9 +17,11 @@ from openai.lib._parsing._responses import type_to_text_format_param
 from PIL import Image
 from pydantic import BaseModel
 
+from batchcook.generation.catalog import load_catalog
 from batchcook.recipes.schema import Recipe
 from batchcook.testing.openai_emulator import OpenAIEmulator
 from batchcook.testing.server import serve
+from pinned import RETIRING_ON, RETIRING_TEXT, pinned_emulator
 
 
 def test_missing_key_is_401_in_openai_shape(emu_url: str) -> None:
@@ -227,11 +231,31 @@ def test_unknown_and_retired_models(client: OpenAI) -> None:
     assert "has been deprecated" in info.value.message
 
 
-def test_retirement_follows_the_emulator_clock(emu: OpenAIEmulator, client: OpenAI) -> None:
-    client.images.generate(model="gpt-image-1.5", prompt="x", size="1024x1024")
-    emu.advance(30 * 24 * 3600)  # past 2026-12-01
-    with pytest.raises(openai.NotFoundError):
+def test_retirement_follows_the_emulator_clock(retiring_catalog: Path) -> None:
+    """A model is served up to the day before its shutdown and refused from that day on,
+    on the emulator's clock, whatever today's date is."""
+    catalog = load_catalog(retiring_catalog)
+    emu = pinned_emulator(RETIRING_ON - timedelta(days=1), catalog)
+    with serve(emu.app) as url:
+        client = OpenAI(api_key="sk-test-key", base_url=f"{url}/v1", max_retries=0)
+        client.responses.create(model=RETIRING_TEXT, input="x")
+        emu.advance(24 * 3600)  # noon on the shutdown day
+        with pytest.raises(openai.NotFoundError) as info:
+            client.responses.create(model=RETIRING_TEXT, input="x")
+    assert info.value.code == "model_not_found"
+    assert "has been deprecated" in info.value.message
+
+
+def test_shipped_retirements_refused_on_their_day() -> None:
+    """The shipped catalog's gpt-image-1.5 (shut down 2026-12-01) is served the day before
+    and refused from that day, on a pinned clock."""
+    emu = pinned_emulator(date(2026, 11, 30))
+    with serve(emu.app) as url:
+        client = OpenAI(api_key="sk-test-key", base_url=f"{url}/v1", max_retries=0)
         client.images.generate(model="gpt-image-1.5", prompt="x", size="1024x1024")
+        emu.advance(24 * 3600)
+        with pytest.raises(openai.NotFoundError):
+            client.images.generate(model="gpt-image-1.5", prompt="x", size="1024x1024")
 
 
 # --- /v1/images/generations ----------------------------------------------------------------

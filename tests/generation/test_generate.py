@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from gen_helpers import ListRecorder, emulator_runner, emulator_settings
@@ -28,6 +30,8 @@ from batchcook.generation.generate import Generation, generate_data_and_image, p
 from batchcook.recipes.prompts import SYSTEM_INSTRUCTIONS, image_prompt
 from batchcook.recipes.schema import Recipe
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
+from batchcook.testing.server import serve
+from pinned import PINNED_DAY, RETIRED_IMAGE, RETIRING_ON, RETIRING_TEXT, pinned_emulator
 
 PROMPT = "make me pasta carbonara"
 
@@ -37,6 +41,7 @@ async def _generate(
     url: str,
     prompt: str = PROMPT,
     recorder: ListRecorder | None = None,
+    today: date = PINNED_DAY,
     **overrides: object,
 ) -> Generation[Recipe]:
     mode = overrides.pop("mode", None)
@@ -59,6 +64,7 @@ async def _generate(
             client=client,
             runner=runner,
             job_id="job1",
+            today=today,
         )
 
 
@@ -231,17 +237,47 @@ async def test_retired_model_is_refused_before_any_upload(
     assert emu.calls == {}
 
 
+@pytest.mark.parametrize(
+    ("setting", "model", "day", "replacement"),
+    [
+        ("image_model", "gpt-image-1.5", date(2026, 12, 1), "gpt-image-2"),
+        ("text_model", "gpt-5-mini", date(2026, 12, 11), "gpt-5.6-terra"),
+    ],
+)
+async def test_shipped_retirements_refused_from_their_day(
+    emu: OpenAIEmulator, emu_url: str, setting: str, model: str, day: date, replacement: str
+) -> None:
+    """The shipped catalog keeps retired models with their replacement, so choosing one is
+    refused with "use X" on its shutdown day, before anything is uploaded."""
+    with pytest.raises(ModelRetiredError) as info:
+        await _generate(emu, emu_url, today=day, **{setting: model})
+    assert model in str(info.value) and replacement in str(info.value)
+    assert emu.calls == {}
+    g = await _generate(emu, emu_url, today=day - timedelta(days=1), **{setting: model})
+    assert isinstance(g.data, Recipe)
+
+
 async def test_flex_needs_a_flex_model(emu: OpenAIEmulator, emu_url: str) -> None:
     with pytest.raises(ModelUnsupportedError):
         await _generate(emu, emu_url, mode="flex", text_model="gpt-6-luna")
 
 
-async def test_retiring_model_warns(
-    emu: OpenAIEmulator, emu_url: str, caplog: pytest.LogCaptureFixture
+async def test_retiring_model_warns_then_is_refused(
+    retiring_catalog: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING):
-        await _generate(emu, emu_url, text_model="gpt-5-mini")
-    assert "gpt-5-mini shuts down on 2026-12-11" in caplog.text
+    """A catalog made for the test: a model ten days from shutdown warns, and from its
+    shutdown day on the service and the emulator both refuse it."""
+    emu = pinned_emulator(catalog=load_catalog(retiring_catalog))
+    with serve(emu.app) as url:
+        with caplog.at_level(logging.WARNING):
+            await _generate(emu, url, text_model=RETIRING_TEXT, catalog_path=retiring_catalog)
+        assert f"{RETIRING_TEXT} shuts down on {RETIRING_ON}" in caplog.text
+        with pytest.raises(ModelRetiredError, match=r"gpt-5\.6-luna"):
+            await _generate(
+                emu, url, today=RETIRING_ON, text_model=RETIRING_TEXT, catalog_path=retiring_catalog
+            )
+        with pytest.raises(ModelRetiredError, match="gpt-image-2"):
+            await _generate(emu, url, image_model=RETIRED_IMAGE, catalog_path=retiring_catalog)
 
 
 async def test_429_then_success(emu: OpenAIEmulator, emu_url: str) -> None:

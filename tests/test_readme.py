@@ -1,0 +1,48 @@
+"""The README is what a user has: its configuration table and Notion property list must
+match the code, so a renamed setting or a new property cannot leave it behind."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import AliasChoices
+
+from batchcook.config import Settings
+from batchcook.recipes.notion_mapping import OPTIONAL_PROPERTIES, required_schema
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    start = README.index(f"\n{title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end != -1 else None]
+
+
+def _environment_variables() -> set[str]:
+    names = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        assert isinstance(alias, AliasChoices)
+        names.add(next(a for a in alias.choices if isinstance(a, str) and a.isupper()))
+    return names
+
+
+def test_every_setting_has_one_well_formed_row() -> None:
+    rows = [line for line in _section("## Configuration").splitlines() if line.startswith("| `")]
+    documented = []
+    for row in rows:
+        match = re.fullmatch(r"\| `([A-Z][A-Z0-9_]*)` \| [^|]+ \| [^|]+ \|", row)
+        assert match, f"garbled configuration row: {row[:80]}"
+        documented.append(match.group(1))
+    assert len(documented) == len(set(documented))
+    assert _environment_variables() <= set(documented)
+
+
+def test_notion_properties_listed_with_their_types() -> None:
+    table = _section("### Notion requirements")
+    cells = re.findall(r"\| `([^`]+)` \| (\w+) ", table)
+    assert dict(cells) == required_schema()
+    for name, kind in OPTIONAL_PROPERTIES.items():
+        assert f"`{name}` ({kind}" in table
