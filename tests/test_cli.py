@@ -38,3 +38,31 @@ def test_demo_runs_the_service_end_to_end(tmp_path: Path) -> None:
     images = list(tmp_path.glob(f"{job_id}.*"))
     assert len(images) == 1 and images[0].stat().st_size > 1000
     assert "demo-key" not in out and "secret_" not in out  # no secrets printed
+
+
+def test_notion_webhook_reset_forgets_the_saved_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
+    env["BATCHCOOK_DATA_DIR"] = str(tmp_path)
+    saved = tmp_path / "notion_verification_token"
+    saved.write_text("secret_saved_by_a_handshake")
+
+    def reset() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "batchcook", "notion", "webhook-reset"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    first = reset()
+    assert first.returncode == 0, first.stderr
+    assert "removed" in first.stdout and not saved.exists()
+    assert "secret_saved_by_a_handshake" not in first.stdout + first.stderr
+    assert "no saved token" in reset().stdout
+
+
+def test_jobs_refuses_an_unknown_status(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["jobs", "--status", "bogus"])
+    assert result.exit_code == 2
+    assert "unknown status 'bogus'" in result.output

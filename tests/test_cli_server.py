@@ -87,6 +87,10 @@ class StandIn:
             return {"jobs": [j.public() for j in self.jobs.values()]}
 
 
+PAGE_ID = "0123456789abcdef0123456789abcdef"
+PAGE_URL = f"https://www.notion.so/Pasta-Carbonara-{PAGE_ID}?pvs=4"  # as copied from Notion
+
+
 def cli(*args: str, key: str | None = KEY, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
     env["BATCHCOOK_DATA_DIR"] = str(cwd)
@@ -127,10 +131,12 @@ def test_create_and_modify_through_a_server(tmp_path: Path) -> None:
         }
         assert api.reads >= 2  # followed through generating to succeeded
 
-        out = cli("modify", "page-1", "make it vegan", "--server", url, cwd=tmp_path)
+        bad = cli("modify", "page-1", "make it vegan", "--server", url, cwd=tmp_path)
+        assert bad.returncode == 2 and "Notion id" in bad.stderr
+        out = cli("modify", PAGE_URL, "make it vegan", "--server", url, cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "modify-1"
-        assert api.bodies[1] == {"page_id": "page-1", "request": "make it vegan", "mode": "batch"}
+        assert api.bodies[1] == {"page_id": PAGE_ID, "request": "make it vegan", "mode": "batch"}
 
         listed = cli("jobs", "--server", url, cwd=tmp_path)
         assert "create-s1  succeeded" in listed.stdout and "modify-1" in listed.stdout
@@ -157,6 +163,7 @@ def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
     env["BATCHCOOK_DATA_DIR"] = str(tmp_path)
+    env["BATCHCOOK_API_KEY"] = "sk-secret-in-query-42"
     log = tmp_path / "serve.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "batchcook", "serve", "--port", str(port)],
@@ -176,10 +183,18 @@ def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "serve did not answer within 30 s"
                 time.sleep(0.1)
         assert answer.status_code == 200 and answer.json()["status"] == "ok"
+        # A phone shortcut's ?key= must not end up in the access log.
+        keyed = httpx.get(
+            f"http://127.0.0.1:{port}/api/jobs/nope", params={"key": "sk-secret-in-query-42"}
+        )
+        assert keyed.status_code == 404
         proc.send_signal(signal.SIGTERM)
         # uvicorn shuts down cleanly, then re-raises the signal it caught
         assert proc.wait(15) in (0, -signal.SIGTERM)
-        assert "Application shutdown complete" in log.read_text()
+        logged = log.read_text()
+        assert "Application shutdown complete" in logged
+        assert "/api/jobs/nope?key=[redacted]" in logged
+        assert "sk-secret-in-query-42" not in logged
     finally:
         if proc.poll() is None:
             proc.kill()

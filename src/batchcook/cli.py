@@ -11,7 +11,7 @@ from rich.console import Console
 
 from batchcook import __version__
 from batchcook.config import Settings, get_settings
-from batchcook.jobs import Job
+from batchcook.jobs import JOB_STATUSES, Job
 
 app = typer.Typer(
     help="Recipes through the OpenAI Batch API, filed in Notion.", no_args_is_help=True
@@ -214,6 +214,11 @@ def jobs(
     """Show one job, or list the latest."""
     from batchcook.cli_jobs import ServerClient, ServerError, read_jobs_local
 
+    if status is not None and status not in JOB_STATUSES:
+        err.print(
+            f"[red]error:[/red] unknown status {status!r}: use one of {', '.join(JOB_STATUSES)}"
+        )
+        raise typer.Exit(2)
     settings = _settings()
     url = server or settings.server_url
 
@@ -245,6 +250,24 @@ def jobs(
         typer.echo(line)
     if not found:
         err.print("no jobs")
+
+
+# --- Notion -------------------------------------------------------------------------------
+
+notion = typer.Typer(help="Set up and maintain the Notion side.", no_args_is_help=True)
+app.add_typer(notion, name="notion")
+
+
+@notion.command("webhook-reset")
+def notion_webhook_reset() -> None:
+    """Forget the saved webhook verification token, so the next handshake is taken.
+
+    A token is never replaced by a request (anyone can send an unsigned handshake): run this
+    on the server, then resend the verification from the integration's Webhooks tab.
+    """
+    from batchcook.api.webhook import reset_verification_token
+
+    typer.echo(reset_verification_token(_settings()))
 
 
 if __name__ == "__main__":

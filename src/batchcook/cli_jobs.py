@@ -21,73 +21,23 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any, get_args
+from typing import Any
 
 import httpx
 from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from batchcook.config import Mode, Settings
-from batchcook.jobs import TERMINAL_STATUSES, Job, JobKind, new_job_id
+from batchcook.config import Settings
+from batchcook.inputs import InputError, build_job, check_mode
+from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 
-MODES: tuple[str, ...] = get_args(Mode)
-
-
-class InputError(ValueError):
-    """Bad input caught before anything reaches OpenAI (the CLI exits 2)."""
+__all__ = ["InputError", "ServerError", "build_job", "check_mode", "run_local", "run_on_server"]
 
 
 class ServerError(RuntimeError):
     """The batchcook server answered with an error (or could not be reached)."""
-
-
-# --- input --------------------------------------------------------------------------------
-
-
-def check_text(text: str, settings: Settings, what: str = "prompt") -> str:
-    """The same limits the API enforces, so a bad prompt never costs a batch."""
-    text = text.strip()
-    if not text:
-        raise InputError(f"the {what} is empty: say what to cook")
-    if len(text) > settings.max_prompt_chars:
-        raise InputError(
-            f"the {what} is {len(text):,} characters; the limit is {settings.max_prompt_chars:,} "
-            "(BATCHCOOK_MAX_PROMPT_CHARS)"
-        )
-    return text
-
-
-def check_mode(mode: str | None, settings: Settings) -> Mode:
-    chosen = mode or settings.mode
-    if chosen not in MODES:
-        raise InputError(f"unknown mode {chosen!r}: use one of {', '.join(MODES)}")
-    return chosen  # type: ignore[return-value]
-
-
-def build_job(
-    kind: JobKind,
-    prompt: str,
-    settings: Settings,
-    *,
-    mode: str | None = None,
-    database_id: str | None = None,
-    request_id: str | None = None,
-    page_id: str | None = None,
-) -> Job:
-    """A validated job; ``request_id`` makes the id, so a repeated request is the same job."""
-    text = check_text(prompt, settings, "prompt" if kind == "create" else "request")
-    if kind == "modify" and not (page_id or "").strip():
-        raise InputError("the page id is empty: pass the recipe's Notion page id")
-    return Job(
-        id=new_job_id(kind, request_id),
-        kind=kind,
-        prompt=text,
-        mode=check_mode(mode, settings),
-        database_id=database_id or settings.notion_recipes_database_id,
-        page_id=page_id.strip() if page_id else None,
-    )
 
 
 # --- following a job ----------------------------------------------------------------------

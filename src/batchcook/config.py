@@ -140,6 +140,16 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_API_KEY", "api_key")
     )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        validation_alias=AliasChoices("BATCHCOOK_MAX_BODY_BYTES", "max_body_bytes"),
+    )
+    webhook_max_age: float = Field(
+        default=86_400,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_WEBHOOK_MAX_AGE", "webhook_max_age"),
+    )
     server_url: str | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_SERVER_URL", "server_url")
     )

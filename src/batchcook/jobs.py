@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,7 @@ from batchcook.config import Mode
 JobStatus = Literal[
     "queued", "submitted", "generating", "waiting", "writing", "succeeded", "failed"
 ]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 JobKind = Literal["create", "modify"]
 TERMINAL_STATUSES = ("succeeded", "failed")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._:-]+")

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from batchcook.api.app import create_app
-from batchcook.api.webhook import sign
+from batchcook.api.webhook import reset_verification_token, sign
 from batchcook.config import Settings
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
@@ -115,6 +116,29 @@ def test_create_by_get_with_query_key_and_same_request_id_is_one_job(
         ("POST", "/api/recipes", {"json": ["soup"]}, 400, "JSON object"),
         ("GET", "/api/jobs/create-nope", {}, 404, "no job"),
         ("POST", "/api/jobs/modify", {"json": {"request": "vegan"}}, 422, "page_id"),
+        # Found by probing: each of these answered 500 or started a job that would fail.
+        ("POST", "/api/recipes", {"content": b'{"prompt": "soup", "db": NaN}'}, 400, "JSON"),
+        ("POST", "/api/recipes", {"json": {"prompt": "soup", "db": 123}}, 422, "Notion id"),
+        ("POST", "/api/recipes", {"json": {"prompt": "soup", "db": {}}}, 422, "Notion id"),
+        ("POST", "/api/recipes", {"json": {"prompt": "soup", "db": "../x"}}, 422, "Notion id"),
+        (
+            "POST",
+            "/api/jobs/modify",
+            {"json": {"page_id": "0" * 32, "request": "vegan", "request_id": 7}},
+            422,
+            "request_id",
+        ),
+        ("POST", "/api/jobs/modify", {"json": {"page_id": "p1", "request": "x"}}, 422, "Notion"),
+        ("POST", "/api/recipes", {"json": {"prompt": "\u200b\u200d\ufeff"}}, 422, "no letters"),
+        ("POST", "/api/recipes", {"content": b'{"prompt": "\\ud800"}'}, 422, "Unicode"),
+        (
+            "POST",
+            "/api/recipes",
+            {"content": b'{"prompt": "soup"}', "headers": {"Content-Type": "text/plain"}},
+            415,
+            "application/json",
+        ),
+        ("GET", "/api/jobs?status=bogus", {}, 422, "unknown status"),
     ],
 )
 def test_bad_input_is_a_precise_4xx_and_reaches_nothing(
@@ -127,9 +151,31 @@ def test_bad_input_is_a_precise_4xx_and_reaches_nothing(
     needle: str,
 ) -> None:
     url, _ = api
-    r = httpx.request(method, f"{url}{path}", headers=AUTH, **kwargs)
+    kwargs = dict(kwargs)  # the parameters are shared by the SQLite and Postgres runs
+    headers = {**AUTH, **kwargs.pop("headers", {})}
+    r = httpx.request(method, f"{url}{path}", headers=headers, **kwargs)
     assert r.status_code == status, r.text
     assert needle in r.json()["error"]["message"]
+    assert openai_emu.calls == {}
+    assert httpx.get(f"{url}/api/jobs", headers=AUTH).status_code == 200
+
+
+def test_bodies_are_limited_before_they_are_read(
+    api: tuple[str, Settings], openai_emu: OpenAIEmulator
+) -> None:
+    url, settings = api
+    big = b'{"prompt": "' + b"x" * settings.max_body_bytes + b'"}'
+    r = httpx.post(f"{url}/api/recipes", content=big, headers=AUTH)
+    assert r.status_code == 413 and "BATCHCOOK_MAX_BODY_BYTES" in r.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"verification_token": "'
+        for _ in range(64):
+            yield b"a" * 65536
+        yield b'"}'
+
+    r = httpx.post(f"{url}/api/recipes/modify", content=chunks())
+    assert r.status_code == 413
     assert openai_emu.calls == {}
 
 
@@ -150,17 +196,22 @@ def test_auth(api: tuple[str, Settings]) -> None:
     assert httpx.get(f"{url}/api/jobs", headers=AUTH).status_code == 200
 
 
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+
+
 def _event(
     kind: str,
     comment_id: str,
     page_id: str,
     event_id: str | None = None,
     author_type: str = "person",
+    timestamp: str | None = None,
 ) -> bytes:
     return json.dumps(
         {
             "id": event_id or str(uuid.uuid4()),
-            "timestamp": "2026-11-25T19:00:00Z",
+            "timestamp": timestamp or _iso(time.time() - 30),
             "workspace_id": "w",
             "subscription_id": "s",
             "integration_id": "i",
@@ -194,6 +245,16 @@ def test_modify_via_signed_webhook(
     assert first.status_code == again.status_code == 202, first.text
     assert first.json()["message"] == "Recipe modification in progress"
     assert first.json()["job_id"] == again.json()["job_id"]
+    # A replay with a fresh event id but the same comment is the same job, not a second charge.
+    replay = _deliver(url, _event("comment.created", comment_id, page_id))
+    assert replay.json()["job_id"] == first.json()["job_id"]
+    # An old event (signed, but captured long ago) is refused whatever its ids.
+    stale = _event("comment.created", str(uuid.uuid4()), page_id, timestamp="2019-01-01T00:00:00Z")
+    r = _deliver(url, stale)
+    assert r.status_code == 200 and "older than" in r.json()["message"]
+    # A signed event for a comment that does not exist: 200 ignored (Notion would retry 5xx).
+    r = _deliver(url, _event("comment.created", str(uuid.uuid4()), page_id))
+    assert r.status_code == 200 and "no such comment" in r.json()["message"]
     done = wait_job(url, first.json()["job_id"])
     assert done["status"] == "succeeded", done["error"]
     assert done["page_id"] == page_id
@@ -232,10 +293,44 @@ def test_webhook_handshake_bad_signature_and_ignored_events(
         ok = _deliver(hook_url, _event("page.created", "c", "p"), token="secret_handshake")
         assert ok.status_code == 200 and "ignored" in ok.json()["message"]
 
+        # Once a token is saved, no unsigned request replaces it, however it is shaped.
+        for evil in ({"verification_token": "secret_evil_token_1234"}, {"verification_token": 7}):
+            refused = httpx.post(f"{hook_url}/api/recipes/modify", json=evil)
+            assert refused.status_code in (401, 409), refused.text
+        taken = httpx.post(
+            f"{hook_url}/api/recipes/modify", json={"verification_token": "secret_evil_token_1234"}
+        )
+        assert taken.status_code == 409 and "webhook-reset" in taken.json()["error"]["message"]
+        assert (tmp_path / "hook" / "notion_verification_token").read_text() == "secret_handshake"
+        ok = _deliver(hook_url, _event("page.created", "c", "p"), token="secret_handshake")
+        assert ok.status_code == 200
+
+        # The operator resets it; then a handshake is taken again, but only a token-shaped one.
+        assert "removed" in reset_verification_token(fresh)
+        forged_log = httpx.post(
+            f"{hook_url}/api/recipes/modify",
+            json={"verification_token": "secret_abcdefghijkl\nERROR forged log line"},
+        )
+        assert forged_log.status_code == 400
+        again = httpx.post(
+            f"{hook_url}/api/recipes/modify", json={"verification_token": "secret_new_token_5678"}
+        )
+        assert again.status_code == 200
+
+    # A configured token (NOTION_VERIFICATION_TOKEN) is never replaced by a handshake.
+    takeover = httpx.post(
+        f"{url}/api/recipes/modify", json={"verification_token": "secret_evil_token_1234"}
+    )
+    assert takeover.status_code == 409
+    assert _deliver(url, _event("page.created", "c", "p")).status_code == 200
+
     forged = _event("comment.created", "c", "p")
     assert _deliver(url, forged, token="wrong-token").status_code == 401
     assert httpx.post(f"{url}/api/recipes/modify", content=forged).status_code == 401
-    assert httpx.post(f"{url}/api/recipes/modify", content=b"{oops").status_code == 400
+    # Unsigned bodies are not parsed at all; a signed malformed one is a 400.
+    assert httpx.post(f"{url}/api/recipes/modify", content=b"{oops").status_code == 401
+    assert _deliver(url, b"{oops").status_code == 400
+    assert _deliver(url, b'{"id": "e", "type": "comment.created", "entity": 5}').status_code == 400
 
     created = httpx.post(f"{url}/api/recipes", json={"prompt": "lentil soup"}, headers=AUTH).json()
     page_id = wait_job(url, created["job_id"])["page_id"]
@@ -286,3 +381,16 @@ def test_openai_webhook_wakes_the_job_and_forgeries_are_refused(
         assert forged.status_code == 401
         unsigned = httpx.post(f"{url}/api/openai/webhook", content=body)
         assert unsigned.status_code == 401
+
+        # A genuine event for a batch this project does not have: 200 ignored, not a 500.
+        body, headers = signed_request(WHSEC, batch_event("batch_unknown", "completed", 0))
+        r = httpx.post(f"{url}/api/openai/webhook", content=body, headers=headers)
+        assert r.status_code == 200 and "not in this project" in r.json()["message"]
+        # The same delivery again (same webhook-id, inside the signature's 5-minute window).
+        batch_id = next(iter(openai_emu.state.batches))
+        body, headers = signed_request(WHSEC, batch_event(batch_id, "completed", 0))
+        first = httpx.post(f"{url}/api/openai/webhook", content=body, headers=headers)
+        replay = httpx.post(f"{url}/api/openai/webhook", content=body, headers=headers)
+        assert first.status_code == replay.status_code == 200
+        assert "woke job" in first.json()["message"]
+        assert "already handled" in replay.json()["message"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, get_args
+from typing import Any
 
 import openai
 from dbos import DBOS
@@ -21,16 +22,19 @@ from fastapi.responses import JSONResponse, Response
 
 from batchcook import metrics
 from batchcook.api import webhook
-from batchcook.config import Mode, Settings
-from batchcook.jobs import Job, new_job_id
-from batchcook.workflows import engine
+from batchcook.api.limits import BodyLimit, BodyTooLarge
+from batchcook.api.redact import redact_access_log
+from batchcook.config import Settings
+from batchcook.inputs import InputError, build_job
+from batchcook.jobs import JOB_STATUSES, Job, new_job_id
+from batchcook.stores.notion.errors import NotionAPIError
+from batchcook.workflows import engine, marks
 from batchcook.workflows.orphans import adopt_orphans
 from batchcook.workflows.recipes import WAKE_TOPIC
 from batchcook.workflows.runtime import runtime
 from batchcook.workflows.steps import JOB_METADATA
 
 log = logging.getLogger(__name__)
-MODES = get_args(Mode)
 
 
 class HTTPProblem(Exception):
@@ -41,8 +45,32 @@ class HTTPProblem(Exception):
         self.extra = extra
 
 
+class SafeJSONResponse(JSONResponse):
+    """JSON that a stored string cannot break: text that is not valid Unicode (a lone
+    surrogate in an old record) is replaced, not a 500 for every later listing."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", errors="replace")
+
+
 def _problem(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, **extra}}, status_code=status)
+    return SafeJSONResponse({"error": {"message": message, **extra}}, status_code=status)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_object(raw: bytes, what: str = "the request body") -> dict[str, Any]:
+    """Strict JSON (no NaN/Infinity, which Python would otherwise accept) holding an object."""
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError:
+        raise HTTPProblem(400, f"{what} is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPProblem(400, f"{what} must be a JSON object")
+    return body
 
 
 def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool = True) -> FastAPI:
@@ -58,13 +86,25 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         if manage_engine:
             engine.shutdown()
 
-    app = FastAPI(title="batchcook", lifespan=lifespan)
+    app = FastAPI(title="batchcook", lifespan=lifespan, default_response_class=SafeJSONResponse)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    redact_access_log()
     verifier = openai.AsyncOpenAI(api_key="unused-for-webhook-verification")
 
     @app.exception_handler(HTTPProblem)
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPProblem)
         return _problem(exc.status, exc.message, **exc.extra)
+
+    @app.exception_handler(InputError)
+    async def on_input_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InputError)
+        extra = {"field": exc.field} if exc.field else {}
+        return _problem(422, exc.message, **extra)
+
+    @app.exception_handler(BodyTooLarge)
+    async def on_too_large(request: Request, exc: Exception) -> JSONResponse:
+        return _problem(413, str(exc))
 
     def authorize(request: Request, *, allow_query_key: bool = False) -> None:
         if settings.api_key is None:
@@ -79,55 +119,28 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
                 401, "missing or wrong API key: send 'Authorization: Bearer <BATCHCOOK_API_KEY>'"
             )
 
-    def check_prompt(prompt: Any, field: str = "prompt") -> str:
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise HTTPProblem(422, f"'{field}' is missing or empty: say what to cook", field=field)
-        if len(prompt) > settings.max_prompt_chars:
-            raise HTTPProblem(
-                422,
-                f"'{field}' is {len(prompt):,} characters; the limit is "
-                f"{settings.max_prompt_chars:,} (BATCHCOOK_MAX_PROMPT_CHARS)",
-                field=field,
-            )
-        return prompt.strip()
-
-    def check_mode(mode: Any) -> Mode:
-        if mode is None:
-            return settings.mode
-        if mode not in MODES:
-            raise HTTPProblem(
-                422, f"unknown mode {mode!r}: use one of {', '.join(MODES)}", field="mode"
-            )
-        return mode
-
     async def json_body(request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise HTTPProblem(400, "the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise HTTPProblem(400, "the request body must be a JSON object")
-        return body
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind and kind != "application/json" and not kind.endswith("+json"):
+            raise HTTPProblem(
+                415, f"the body is {kind}: send JSON with 'Content-Type: application/json'"
+            )
+        return parse_json_object(await request.body())
 
     def accepted(request: Request, job_id: str, message: str) -> JSONResponse:
         url = str(request.url_for("get_job", job_id=job_id))
-        return JSONResponse(
+        return SafeJSONResponse(
             {"message": message, "job_id": job_id, "status_url": url}, status_code=202
         )
 
     async def start_create(request: Request, fields: dict[str, Any]) -> JSONResponse:
-        prompt = check_prompt(fields.get("prompt"))
-        mode = check_mode(fields.get("mode"))
-        request_id = fields.get("request_id")
-        if request_id is not None and not isinstance(request_id, str):
-            raise HTTPProblem(422, "'request_id' must be a string", field="request_id")
-        job = Job(
-            id=new_job_id("create", request_id),
-            kind="create",
-            prompt=prompt,
-            mode=mode,
-            database_id=fields.get("db") or settings.notion_recipes_database_id,
+        job = build_job(
+            "create",
+            fields.get("prompt"),
+            settings,
+            mode=fields.get("mode"),
+            database_id=fields.get("db"),
+            request_id=fields.get("request_id"),
         )
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe creation in progress")
@@ -159,16 +172,13 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
     async def modify_by_api(request: Request) -> JSONResponse:
         authorize(request)
         body = await json_body(request)
-        page_id = body.get("page_id")
-        if not isinstance(page_id, str) or not page_id.strip():
-            raise HTTPProblem(422, "'page_id' is missing: which recipe page?", field="page_id")
-        change = check_prompt(body.get("request"), "request")
-        job = Job(
-            id=new_job_id("modify", body.get("request_id")),
-            kind="modify",
-            prompt=change,
-            mode=check_mode(body.get("mode")),
-            page_id=page_id.strip(),
+        job = build_job(
+            "modify",
+            body.get("request"),
+            settings,
+            mode=body.get("mode"),
+            request_id=body.get("request_id"),
+            page_id=body.get("page_id"),
         )
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe modification in progress")
@@ -176,17 +186,19 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
     @app.post("/api/recipes/modify")
     @app.post("/recipes/modify", include_in_schema=False)
     async def notion_webhook(request: Request) -> JSONResponse:
+        # The signature is checked on the raw bytes before anything is parsed: an unsigned
+        # body is read only as far as a bounded, one-time handshake.
         raw = await request.body()
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            raise HTTPProblem(400, "the webhook body is not valid JSON") from None
-        if not isinstance(event, dict):
-            raise HTTPProblem(400, "the webhook body must be a JSON object")
         signature = request.headers.get("x-notion-signature")
-        if "verification_token" in event and signature is None:
-            webhook.save_verification_token(settings, str(event["verification_token"]))
-            return JSONResponse({"message": "verification token received; finish setup in Notion"})
+        if signature is None:
+            try:
+                offered = webhook.check_handshake(settings, raw)
+                webhook.save_verification_token(settings, offered)
+            except webhook.HandshakeRefused as refused:
+                raise HTTPProblem(refused.status, refused.message) from None
+            return SafeJSONResponse(
+                {"message": "verification token received; finish setup in Notion"}
+            )
         token = webhook.verification_token(settings)
         if token is None:
             raise HTTPProblem(
@@ -196,38 +208,52 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             )
         if not webhook.signature_valid(token, raw, signature):
             raise HTTPProblem(401, "bad or missing X-Notion-Signature")
-        return await handle_event(request, event)
+        return await handle_event(request, parse_json_object(raw, "the webhook body"))
 
     async def handle_event(request: Request, event: dict[str, Any]) -> JSONResponse:
         # Answer 200 to everything we deliberately ignore: Notion retries non-2xx answers.
         kind = event.get("type")
         if kind != "comment.created":
-            return JSONResponse({"message": f"ignored: event type {kind!r}"})
+            return SafeJSONResponse({"message": f"ignored: event type {kind!r}"})
         if any((a or {}).get("type") == "bot" for a in event.get("authors") or []):
-            return JSONResponse({"message": "ignored: comment written by an integration"})
-        entity = event.get("entity") or {}
-        event_id, comment_id = event.get("id"), entity.get("id")
-        if not isinstance(event_id, str) or not isinstance(comment_id, str):
+            return SafeJSONResponse({"message": "ignored: comment written by an integration"})
+        entity = event.get("entity")
+        comment_id = entity.get("id") if isinstance(entity, dict) else None
+        if not isinstance(event.get("id"), str) or not isinstance(comment_id, str):
             raise HTTPProblem(400, "malformed comment.created event: no id or entity.id")
+        stale = webhook.event_too_old(event.get("timestamp"), time.time(), settings.webhook_max_age)
+        if stale is not None:
+            log.warning("Notion event %s ignored: %s", event["id"][:64], stale)
+            return SafeJSONResponse({"message": f"ignored: {stale}"})
         store: Any = runtime().store(None)
         try:
             if not hasattr(store, "read_comment"):
                 raise HTTPProblem(501, "the #modify webhook needs the Notion store (NOTION_TOKEN)")
-            page_id, text, author = await store.read_comment(comment_id)
+            try:
+                page_id, text, author = await store.read_comment(comment_id)
+            except NotionAPIError as error:
+                if error.code not in ("object_not_found", "validation_error"):
+                    raise
+                # Answer 200: Notion retries anything else, and retrying will not help.
+                return SafeJSONResponse({"message": "ignored: no such comment (or not shared)"})
             if author == await store.integration_id():
-                return JSONResponse({"message": "ignored: our own comment"})
+                return SafeJSONResponse({"message": "ignored: our own comment"})
             change = webhook.modify_request(text)
             if change is None:
-                return JSONResponse({"message": "ignored: comment does not start with #modify"})
+                return SafeJSONResponse({"message": "ignored: comment does not start with #modify"})
             if not await store.is_recipe_page(page_id):
-                return JSONResponse({"message": "ignored: page is not in the recipes database"})
+                return SafeJSONResponse({"message": "ignored: page is not in the recipes database"})
         finally:
             close = getattr(store, "aclose", None)
             if close is not None:
                 await close()
         if len(change) > settings.max_prompt_chars:
-            return JSONResponse({"message": "ignored: the requested change is too long"})
-        job = Job(id=new_job_id("modify", event_id), kind="modify", prompt=change, page_id=page_id)
+            return SafeJSONResponse({"message": "ignored: the requested change is too long"})
+        # One job per comment, whatever the event id: a replayed or re-sent event for the
+        # same comment finds the job already started and starts nothing new.
+        job = Job(
+            id=new_job_id("modify", comment_id), kind="modify", prompt=change, page_id=page_id
+        )
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe modification in progress")
 
@@ -244,15 +270,29 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         except (openai.InvalidWebhookSignatureError, ValueError) as err:
             raise HTTPProblem(401, f"bad OpenAI webhook signature: {err}") from None
         if not event.type.startswith("batch."):
-            return JSONResponse({"message": f"ignored: event type {event.type!r}"})
+            return SafeJSONResponse({"message": f"ignored: event type {event.type!r}"})
         batch_id = str(getattr(event.data, "id", ""))
-        async with runtime().openai() as client:
-            batch = await client.batches.retrieve(batch_id)
+        delivery = request.headers.get("webhook-id", "")[:200]
+        if delivery and not await marks.claim_async(
+            settings.database(), f"openai-webhook:{delivery}"
+        ):
+            return SafeJSONResponse(
+                {"message": f"ignored: delivery {delivery} was already handled"}
+            )
+        try:
+            async with runtime().openai() as client:
+                batch = await client.batches.retrieve(batch_id)
+        except openai.NotFoundError:
+            return SafeJSONResponse(
+                {"message": f"ignored: batch {batch_id} is not in this project"}
+            )
         job_id = (batch.metadata or {}).get(JOB_METADATA)
         if not job_id or await engine.get_job(job_id) is None:
-            return JSONResponse({"message": f"ignored: batch {batch_id} is not one of our jobs'"})
+            return SafeJSONResponse(
+                {"message": f"ignored: batch {batch_id} is not one of our jobs'"}
+            )
         await DBOS.send_async(job_id, {"batch": batch_id}, topic=WAKE_TOPIC)
-        return JSONResponse({"message": f"woke job {job_id}"})
+        return SafeJSONResponse({"message": f"woke job {job_id}"})
 
     @app.get("/api/jobs/{job_id}", name="get_job")
     async def get_job(request: Request, job_id: str) -> JSONResponse:
@@ -260,14 +300,20 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         job = await engine.get_job(job_id)
         if job is None:
             raise HTTPProblem(404, f"no job {job_id!r}")
-        return JSONResponse(job.public())
+        return SafeJSONResponse(job.public())
 
     @app.get("/api/jobs")
     async def list_jobs(
         request: Request, status: str | None = None, limit: int = 50
     ) -> JSONResponse:
         authorize(request)
+        if status is not None and status not in JOB_STATUSES:
+            raise HTTPProblem(
+                422,
+                f"unknown status {status!r}: use one of {', '.join(JOB_STATUSES)}",
+                field="status",
+            )
         jobs = await engine.list_jobs(status=status, limit=max(1, min(limit, 200)))
-        return JSONResponse({"jobs": [j.public() for j in jobs]})
+        return SafeJSONResponse({"jobs": [j.public() for j in jobs]})
 
     return app
