@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_API_KEY", "api_key")
     )
+    install_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        validation_alias=AliasChoices("BATCHCOOK_INSTALL_ID", "install_id"),
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

@@ -134,6 +134,20 @@ async def test_creation_failure_raises_at_once_and_cancels_the_sibling(
     assert [b.status for b in emu.state.batches.values()] == ["cancelled"]
 
 
+async def test_refused_batch_create_leaves_no_input_file(emu: OpenAIEmulator, emu_url: str) -> None:
+    emu.faults.default_batch = BatchPlan(in_progress=600)
+    emu.faults.http(
+        status=400, method="POST", path="/v1/batches", body_contains="/v1/images/generations"
+    )
+    with pytest.raises(BatchCreationError) as info:
+        await _generate(emu, emu_url)
+    assert "creating the /v1/images/generations batch failed" in str(info.value)
+    (text,) = emu.state.batches.values()
+    assert text.status == "cancelled"
+    # The text batch's input stays for the sweep (its batch exists); the refused one is gone.
+    assert [f.id for f in emu.state.files.values() if f.purpose == "batch"] == [text.input_file_id]
+
+
 async def test_timeout_names_the_batches_and_keeps_them(emu: OpenAIEmulator, emu_url: str) -> None:
     emu.faults.default_batch = BatchPlan.stuck("finalizing")
     recorder = ListRecorder()

@@ -201,15 +201,23 @@ async def test_sweep_cancels_orphans_wakes_jobs_and_cleans_up(
     from openai import AsyncOpenAI
 
     from batchcook.generation.batch import BatchRequest, BatchRunner
+    from batchcook.workflows.install import INSTALL_METADATA, install_id
     from batchcook.workflows.sweep import sweep_once
 
-    # An orphan: a batch with our metadata whose job was lost before it recorded it.
-    openai_emu.faults.next_batch(BatchPlan(in_progress=3600))
+    # An orphan: a batch with our metadata whose job was lost before it recorded it. And two
+    # look-alikes that are not ours to touch: another install's on the same OpenAI project,
+    # and one made before install ids existed.
+    request = BatchRequest("x-data", "/v1/responses", {"model": "gpt-5.6-luna", "input": "x"})
+    others = []
     async with AsyncOpenAI(api_key="k", base_url=service.openai_base_url) as client:
-        (orphan,) = await BatchRunner(client).submit(
-            [BatchRequest("x-data", "/v1/responses", {"model": "gpt-5.6-luna", "input": "x"})],
-            {"batchcook_job": "create-lost-" + uuid.uuid4().hex},
-        )
+        for install in (install_id(service), "bc-someone-else", None):
+            openai_emu.faults.next_batch(BatchPlan(in_progress=3600))
+            meta = {"batchcook_job": "create-lost-" + uuid.uuid4().hex}
+            if install:
+                meta[INSTALL_METADATA] = install
+            (batch,) = await BatchRunner(client).submit([request], meta)
+            others.append(batch)
+    orphan, foreign, legacy = others
     # A job on a long batch, sleeping 30 s between polls.
     _tune(service, poll_interval=30, poll_timeout=3600)
     openai_emu.faults.default_batch = BatchPlan(in_progress=600)
@@ -223,9 +231,16 @@ async def test_sweep_cancels_orphans_wakes_jobs_and_cleans_up(
     assert result["woken"] == [job.id]
     done = await wait_for(job.id, timeout=10)  # woken long before its 30 s sleep ends
     assert done.status == "succeeded", done.error
-    leftovers = [f for f in openai_emu.state.files.values() if f.purpose == "batch"]
-    assert [f.id for f in leftovers] == [orphan.input_file_id]
+    leftovers = {f.id for f in openai_emu.state.files.values() if f.purpose == "batch"}
+    assert leftovers == {b.input_file_id for b in others}
     openai_emu.advance(600)
     result = await sweep_once()
     assert result["cancelled"] == [] and result["deleted"] >= 1
-    assert not [f for f in openai_emu.state.files.values() if f.purpose == "batch"]
+    leftovers = {f.id for f in openai_emu.state.files.values() if f.purpose == "batch"}
+    assert leftovers == {foreign.input_file_id, legacy.input_file_id}
+    openai_emu.advance(3600)  # the look-alikes complete: still not ours to clean up
+    result = await sweep_once()
+    assert result["cancelled"] == [] and result["deleted"] == 0
+    for batch in (foreign, legacy):
+        assert openai_emu.state.batches[batch.id].status == "completed"
+        assert batch.input_file_id in openai_emu.state.files

@@ -9,6 +9,7 @@ so the workflow records it on the job (exceptions do not always survive checkpoi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import logging
@@ -37,6 +38,7 @@ from batchcook.jobs import BatchState, Cost
 from batchcook.recipes.schema import Recipe
 from batchcook.stores import Image
 from batchcook.workflows import marks, watch
+from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -105,14 +107,22 @@ async def submit_batches(
             for r in _requests(job_id, prompt, instructions, image_prompt)
             if r.endpoint in endpoints
         ]
+        settings = runtime().settings
         first_run = await marks.claim_async(
-            runtime().settings.database(), f"submit:{job_id}:{attempt}:{','.join(endpoints)}"
+            settings.database(), f"submit:{job_id}:{attempt}:{','.join(endpoints)}"
         )
+        install = await asyncio.to_thread(install_id, settings)
         async with runtime().openai() as client:
             runner = BatchRunner(client)
-            found = {} if first_run else await find_job_batches(runner, job_id, attempt, since)
+            found = (
+                {} if first_run else await find_job_batches(runner, job_id, attempt, since, install)
+            )
             missing = [r for r in requests if r.endpoint not in found]
-            metadata = {JOB_METADATA: job_id, ATTEMPT_METADATA: str(attempt)}
+            metadata = {
+                JOB_METADATA: job_id,
+                ATTEMPT_METADATA: str(attempt),
+                INSTALL_METADATA: install,
+            }
             for s in await runner.submit(missing, metadata):
                 found[s.endpoint] = s
         by_endpoint = {r.endpoint: r.custom_id for r in requests}
@@ -134,10 +144,15 @@ async def submit_batches(
 
 
 async def find_job_batches(
-    runner: BatchRunner, job_id: str, attempt: int = 0, since: float = 0.0
+    runner: BatchRunner,
+    job_id: str,
+    attempt: int = 0,
+    since: float = 0.0,
+    install: str | None = None,
 ) -> dict[str, SubmittedBatch]:
-    """Our batches for ``job_id`` and ``attempt``. The list is newest first, so the scan
-    stops at batches older than the job (``since``): for a new job that is one call."""
+    """Our batches for ``job_id`` and ``attempt`` (and ``install``: another install on the
+    same project may reuse a request id). The list is newest first, so the scan stops at
+    batches older than the job (``since``): for a new job that is one call."""
     found: dict[str, SubmittedBatch] = {}
     count = 0
     async for batch in runner.list_batches():
@@ -148,6 +163,7 @@ async def find_job_batches(
         if (
             meta.get(JOB_METADATA) == job_id
             and meta.get(ATTEMPT_METADATA, "0") == str(attempt)
+            and (install is None or meta.get(INSTALL_METADATA) == install)
             and batch.endpoint not in found
         ):
             found[batch.endpoint] = SubmittedBatch(

@@ -7,6 +7,8 @@
 - Finds batches that carry our ``batchcook_job`` metadata but whose job is gone (lost before
   it recorded them) or already finished, and cancels them: nothing runs unpaid-for or unseen.
 - Deletes the input and result files of batches whose job has finished.
+- Cancels and deletes only what carries this install's id (``workflows/install.py``): another
+  install on the same OpenAI project, or a batch made before install ids, is left alone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from openai.types import Batch
 
 from batchcook.generation.batch import BatchRunner
 from batchcook.workflows import executors, marks, watch
+from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import QUEUE, runtime
 from batchcook.workflows.steps import JOB_METADATA, Outcome, _guard
 
@@ -56,6 +59,7 @@ async def oldest_waiting_job() -> Outcome:
 async def list_our_batches(since: float = 0.0) -> Outcome:
     async def work() -> list[dict[str, Any]]:
         cutoff = max(since, time.time() - WINDOW)
+        install = await asyncio.to_thread(install_id, runtime().settings)
         ours: list[dict[str, Any]] = []
         seen: list[Batch] = []
         async with runtime().openai() as client:
@@ -66,7 +70,16 @@ async def list_our_batches(since: float = 0.0) -> Outcome:
                 if job_id:
                     seen.append(b)
                     files = [f for f in (b.input_file_id, b.output_file_id, b.error_file_id) if f]
-                    ours.append({"id": b.id, "job": job_id, "status": b.status, "files": files})
+                    mine = (b.metadata or {}).get(INSTALL_METADATA) == install
+                    ours.append(
+                        {
+                            "id": b.id,
+                            "job": job_id,
+                            "status": b.status,
+                            "files": files,
+                            "mine": mine,
+                        }
+                    )
         watch.current().remember(seen)
         return ours
 
@@ -169,9 +182,10 @@ async def sweep_once(full: bool = True) -> dict[str, Any]:
             )
         )
         active = batch["status"] not in TERMINAL
-        if job_done and active and batch["status"] != "cancelling":
+        mine = batch.get("mine", False)  # never cancel or delete another install's batches
+        if job_done and active and mine and batch["status"] != "cancelling":
             cancel.append(batch["id"])  # an orphan, or its job no longer wants it
-        elif job_done and not active:
+        elif job_done and not active and mine:
             delete.extend(batch["files"])
         elif not job_done and not active and job_id not in woken:
             await DBOS.send_async(job_id, {"batch": batch["id"]}, topic=watch.WAKE_TOPIC)

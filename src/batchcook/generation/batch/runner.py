@@ -183,6 +183,10 @@ class BatchRunner:
                     metadata=metadata,
                 )
         except openai.APIError as err:
+            if isinstance(err, openai.APIStatusError) and err.status_code < 500:
+                # Refused for sure (4xx): no batch will ever read the file, so do not leave it
+                # behind. After a 5xx or a timeout the batch may exist: keep its input.
+                await self.delete_files([uploaded.id])
             raise BatchCreationError(
                 f"creating the {chunk.endpoint} batch failed: {err}", err
             ) from err
