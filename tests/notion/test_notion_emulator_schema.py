@@ -81,6 +81,18 @@ async def test_create_database_under_a_shared_page(
     assert page["properties"]["Kind"]["select"]["name"] == "Soup"
 
 
+async def test_status_properties_get_notions_default_options(
+    client: AsyncClient, emulator: NotionEmulator
+) -> None:
+    schema = {"Name": {"title": {}}, "Stage": {"status": {}}, "Mine": {"status": {"options": []}}}
+    database = await create(client, emulator.add_page(), initial_data_source={"properties": schema})
+    source = await client.data_sources.retrieve(database["data_sources"][0]["id"])
+    stage = source["properties"]["Stage"]["status"]
+    assert [o["name"] for o in stage["options"]] == ["Not started", "In progress", "Done"]
+    assert [g["name"] for g in stage["groups"]] == ["To-do", "In progress", "Complete"]
+    assert source["properties"]["Mine"]["status"]["options"] == []
+
+
 async def test_without_a_schema_the_database_gets_a_name_title(
     client: AsyncClient, emulator: NotionEmulator
 ) -> None:
@@ -129,7 +141,7 @@ BAD_SCHEMAS: list[tuple[str, dict[str, Any], str]] = [
         {"Name": {"title": {}}, "K": {"select": {"options": [{"name": "a", "color": "x"}]}}},
         "color",
     ),
-    ("status options", {"Name": {"title": {}}, "S": {"status": {"options": []}}}, "Status options"),
+    ("status option", {"Name": {"title": {}}, "S": {"status": {"options": [{"x": 1}]}}}, ".name"),
     ("not an object", {"Name": "title"}, "should be an object"),
 ]
 

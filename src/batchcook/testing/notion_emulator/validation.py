@@ -354,13 +354,26 @@ def property_schema(raw: Any, path: str) -> tuple[str, dict[str, Any]]:
     if kind in ("select", "multi_select"):
         return kind, {"options": _options(config.get("options", []), f"{here}.options")}
     if kind == "status":
-        if config:
-            raise validation(
-                "Status options cannot be set through the API; create the property, then "
-                "edit its options in Notion."
-            )
-        return kind, {"options": [], "groups": []}
+        given = config.get("options")
+        defaults = [{"name": name} for name in _STATUS_GROUPS]
+        options = _options(defaults if given is None else given, f"{here}.options")
+        return kind, {"options": options, "groups": _status_groups(options)}
     return kind, dict(config)
+
+
+#: Notion's default status options and the group each starts in; options an integration
+#: adds go to "To-do" (the SDK's ``StatusPropertyConfigUpdateRequest``).
+_STATUS_GROUPS = {"Not started": "To-do", "In progress": "In progress", "Done": "Complete"}
+
+
+def _status_groups(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups = []
+    for group, color in (("To-do", "gray"), ("In progress", "blue"), ("Complete", "green")):
+        members = [o["id"] for o in options if _STATUS_GROUPS.get(o["name"], "To-do") == group]
+        groups.append(
+            {"id": uuid.uuid4().hex[:4], "name": group, "color": color, "option_ids": members}
+        )
+    return groups
 
 
 def _options(raw: Any, path: str) -> list[dict[str, Any]]:
