@@ -480,7 +480,7 @@ class Workspace:
         schema: dict[str, Json] = {}
         for name, config in raw.items():
             if not name.strip():
-                raise body_failed(f"{path}", "property names that are not empty", name)
+                raise validation(f"body failed validation: {path} has a property with no name.")
             schema[name] = self._schema_entry(name, config, f"{path}.{name}")
         titles = [name for name, entry in schema.items() if entry["type"] == "title"]
         if not titles:
