@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 emulate = typer.Typer(help="Run an API emulator for tests and demos.", no_args_is_help=True)
 app.add_typer(emulate, name="emulate")
+notion = typer.Typer(help="Set up the Notion recipe database.", no_args_is_help=True)
+app.add_typer(notion, name="notion")
 
 
 @app.command()
@@ -79,13 +81,97 @@ def emulate_notion(
     if plan not in ("free", "paid"):
         raise typer.BadParameter("use 'free' or 'paid'", param_hint="--plan")
     emulator = NotionEmulator(token, plan=plan, rate=rate or None)
+    home = emulator.add_page("Home")
     typer.echo(
         f"NOTION_BASE_URL=http://{host}:{port}\nNOTION_TOKEN={token}\n"
         f"NOTION_RECIPES_DATABASE_ID={emulator.recipes_database_id}\n"
         f"NOTION_USER_ID={emulator.user_id}\n"
-        f"# pages as text: http://{host}:{port}/_emulator/"
+        f"# pages as text: http://{host}:{port}/_emulator/\n"
+        f"# a page shared with the integration: batchcook notion init --parent {home}"
     )
     uvicorn.run(emulator.app, host=host, port=port, log_level="warning")
+
+
+@notion.command("init")
+def notion_init(
+    parent: str | None = typer.Option(
+        None,
+        "--parent",
+        metavar="PAGE_ID",
+        help="The page to create the database in (its id or link), shared with the integration.",
+    ),
+    title: str = typer.Option("Recipes", help="The new database's title."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print only {database_id, data_source_id, url} as JSON."
+    ),
+    fix: str | None = typer.Option(
+        None,
+        "--fix",
+        metavar="DATABASE_ID",
+        help="Instead of creating one: add what this existing database lacks (id or link).",
+    ),
+) -> None:
+    """Create the recipe database with every property batchcook writes (or, with --fix,
+    complete an existing one: missing properties are added, nothing is renamed or deleted).
+    Exit 2 when something is for you to fix (token, id, sharing, a property's type)."""
+    from batchcook.stores.base import StoreError
+    from batchcook.stores.notion import setup
+
+    def fail(*lines: str, code: int = 2) -> NoReturn:
+        for line in lines:  # plain echo: one line each, never wrapped or read as markup
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(code)
+
+    if (parent is None) == (fix is None):
+        fail(
+            "give --parent PAGE_ID to create the recipe database in a page, or --fix "
+            "DATABASE_ID to complete an existing one (not both)."
+        )
+    settings = _settings()
+
+    async def run() -> setup.RecipeDatabase | setup.FixReport:
+        target = setup.notion_id(fix, "database") if fix else setup.notion_id(parent or "", "page")
+        store = setup.open_store(settings)
+        try:
+            if fix:
+                return await setup.fix_database(store, target)
+            return await setup.create_database(store, target, title)
+        finally:
+            await store.aclose()
+
+    try:
+        outcome = asyncio.run(run())
+    except setup.SetupError as error:
+        fail(*error.lines)
+    except StoreError as error:
+        fail(str(error), code=1)
+    database = outcome if isinstance(outcome, setup.RecipeDatabase) else outcome.database
+    if isinstance(outcome, setup.FixReport):
+        for note in outcome.notes:
+            typer.echo(f"note: {note}", err=True)
+    if as_json:
+        typer.echo(json.dumps(database.public()))
+    else:
+        if isinstance(outcome, setup.FixReport):
+            added = ", ".join(f"{name!r} ({kind})" for name, kind in outcome.added.items())
+            typer.echo(f"Added {added}." if added else "No property was missing.")
+        else:
+            typer.echo(f"Created the recipe database {title!r}.")
+            if settings.notion_recipes_database_id not in (None, "", database.database_id):
+                typer.echo(
+                    "note: NOTION_RECIPES_DATABASE_ID is set to another database; replace it "
+                    "with the line below.",
+                    err=True,
+                )
+        typer.echo(
+            f"database id:    {database.database_id}\n"
+            f"data source id: {database.data_source_id}\n"
+            f"url:            {database.url}\n"
+            "Put this line in .env (or the environment):\n"
+            f"NOTION_RECIPES_DATABASE_ID={database.database_id}"
+        )
+    if isinstance(outcome, setup.FixReport) and outcome.problems:
+        fail(*outcome.problems)
 
 
 # --- the service -------------------------------------------------------------------------

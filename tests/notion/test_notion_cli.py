@@ -1,7 +1,10 @@
-"""``batchcook emulate notion`` serves an emulator a user can point NOTION_BASE_URL at."""
+"""``batchcook emulate notion`` serves an emulator a user can point NOTION_BASE_URL at, with
+a page to try ``batchcook notion init`` on."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -23,6 +26,8 @@ def test_emulate_notion_serves_the_recipe_database() -> None:
         settings = dict(
             line.split("=", 1) for line in (process.stdout.readline().strip() for _ in range(4))
         )
+        process.stdout.readline()  # where to see pages
+        try_init = process.stdout.readline().split(": ", 1)[1].split()
         deadline = time.monotonic() + 15
         while True:
             try:
@@ -40,6 +45,17 @@ def test_emulate_notion_serves_the_recipe_database() -> None:
                 time.sleep(0.05)
         assert response.status_code == 200
         assert response.json()["data_sources"][0]["name"] == "Recipes"
+        # The printed `batchcook notion init` line works as it is.
+        assert try_init[:3] == ["batchcook", "notion", "init"]
+        init = subprocess.run(
+            [sys.executable, "-m", "batchcook.cli", *try_init[1:], "--json"],
+            env={**os.environ, **settings},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert init.returncode == 0, init.stderr
+        assert json.loads(init.stdout)["url"].startswith("https://www.notion.so/")
     finally:
         process.terminate()
         process.wait(10)

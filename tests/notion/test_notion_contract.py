@@ -283,3 +283,60 @@ async def test_emulator_answers_in_the_official_object_shapes(
         assert set(answer) - required - optional == set(), f"{name} has undeclared fields"
     required, _ = ts_keys("BotUserObjectResponse")
     assert required <= set(await client.users.me())
+
+
+# --- the setup requests (batchcook notion init) ------------------------------------------
+
+
+def ts_property_types() -> dict[str, set[str]]:
+    """Property type → the keys its configuration object takes, from the SDK's
+    ``<Type>PropertyConfigurationRequest`` types."""
+    source = (SPECS / "notion-api-endpoints.ts").read_text()
+    found = {}
+    for block in re.finditer(
+        r"^type \w+PropertyConfigurationRequest = \{\n(.*?)\n\}", source, re.S | re.M
+    ):
+        kind = re.search(r'type\?: "(\w+)"', block.group(1))
+        if kind:
+            inner = re.search(
+                rf"^  {kind.group(1)}: (.*?)(?=\n  \w|\Z)", block.group(1), re.S | re.M
+            )
+            text = inner.group(1) if inner else ""
+            found[kind.group(1)] = set(re.findall(r"(?:^    |\{ )(\w+)\??:", text, re.M))
+    return found
+
+
+def test_the_emulator_knows_every_property_type_of_the_api() -> None:
+    from batchcook.testing.notion_emulator.validation import PROPERTY_TYPES
+
+    assert set(ts_property_types()) == PROPERTY_TYPES
+
+
+async def test_setup_requests_are_ones_the_official_sdk_and_openapi_take(
+    notion_store: NotionStore, emulator: NotionEmulator
+) -> None:
+    from batchcook.stores.notion import setup
+
+    await setup.create_database(notion_store, emulator.add_page(), "Recipes")
+    emulator.set_property("Difficulty", None)
+    await setup.fix_database(notion_store, emulator.recipes_database_id)
+    bodies = {(r.method, r.path.split("/")[2]): r.body for r in emulator.journal if r.body}
+    create = bodies[("POST", "databases")]
+    patch = bodies[("PATCH", "data_sources")]
+    table = sdk_endpoints()
+    assert set(create) <= table[("POST", "/v1/databases")]
+    assert set(patch) <= table[("PATCH", "/v1/data_sources/{data_source_id}")]
+    configs = {**create["initial_data_source"]["properties"], **patch["properties"]}
+    kinds = ts_property_types()
+    for name, config in configs.items():
+        [(kind, inner)] = config.items()
+        assert set(inner) <= kinds[kind], name  # e.g. number takes `format`, select `options`
+    spec = openapi()
+    schema = request_schema(spec, "PATCH", "/v1/data_sources/{data_source_id}")
+    assert schema is not None
+    validator = Draft202012Validator({**schema, "components": spec["components"]})
+    assert list(validator.iter_errors(patch)) == []
+    rich_text = Draft202012Validator(
+        {"$ref": "#/components/schemas/richTextRequest", "components": spec["components"]}
+    )
+    assert all(rich_text.is_valid(item) for item in create["title"])

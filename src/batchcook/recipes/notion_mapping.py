@@ -76,6 +76,8 @@ Json = dict[str, Any]
 STATUS = "Status"  # select: Generating | Ready | Failed
 BATCH_IDS = "Batch IDs"  # rich_text
 OPTIONAL_PROPERTIES = {STATUS: "select", BATCH_IDS: "rich_text"}
+#: The values the store writes in ``Status``.
+STATUS_VALUES = ("Generating", "Ready", "Failed")
 
 
 def required_schema(job_property: str = DEFAULT_JOB_PROPERTY) -> dict[str, str]:

@@ -34,6 +34,7 @@ from batchcook.stores.notion.errors import (
 )
 from batchcook.stores.notion.pacing import PacedTransport, Pacer, shared_pacer
 from batchcook.stores.notion.retry import RetryPolicy
+from batchcook.stores.notion.schema import compare
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -91,15 +92,19 @@ class NotionStore:
         self._resolving = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> NotionStore:
-        if settings.notion_token is None or not settings.notion_recipes_database_id:
+    def from_settings(cls, settings: Settings, *, database_id: str | None = None) -> NotionStore:
+        """``database_id`` overrides NOTION_RECIPES_DATABASE_ID (``""``: no database yet,
+        for ``batchcook notion init``, which only uses ``call``)."""
+        if database_id is None:
+            database_id = settings.notion_recipes_database_id or None
+        if settings.notion_token is None or database_id is None:
             raise StoreError(
                 "The Notion store needs NOTION_TOKEN and NOTION_RECIPES_DATABASE_ID; unset "
                 "NOTION_TOKEN to use the local store instead."
             )
         return cls(
             token=settings.notion_token,
-            database_id=settings.notion_recipes_database_id,
+            database_id=database_id,
             user_id=settings.notion_user_id,
             base_url=settings.notion_base_url,
             job_property=settings.notion_job_property,
@@ -117,6 +122,15 @@ class NotionStore:
     async def aclose(self) -> None:
         await self._http.aclose()
         await self._files.aclose()
+
+    async def call(
+        self, what: str, op: Callable[[], Awaitable[Any]], *, idempotent: bool = True
+    ) -> Json:
+        """One request with the store's pacing, retries and error messages, for tools that
+        talk to Notion outside the recipe flow (``batchcook notion init``). ``what`` names
+        the step in errors; a write that is not ``idempotent`` raises
+        ``AmbiguousWriteError`` on 5xx instead of being repeated."""
+        return await self._call(what, op, idempotent=idempotent)
 
     async def _call(
         self, what: str, op: Callable[[], Awaitable[Any]], *, idempotent: bool = True
@@ -169,13 +183,12 @@ class NotionStore:
         return source_id
 
     def _check_schema(self, properties: Json) -> None:
-        problems = []
-        for name, kind in self.schema.items():
-            if name not in properties:
-                problems.append(f"add property {name!r} of type {kind}")
-            elif properties[name].get("type") != kind:
-                actual = properties[name].get("type")
-                problems.append(f"property {name!r} is {actual}; change it to {kind}")
+        diff = compare(self.schema, properties)
+        problems = [f"add property {name!r} of type {kind}" for name, kind in diff.missing.items()]
+        problems += [
+            f"property {name!r} is {actual}; change it to {kind}"
+            for name, (actual, kind) in diff.mistyped.items()
+        ]
         if problems:
             raise SchemaMismatchError(
                 "The Notion recipes database does not have the properties batchcook writes: "

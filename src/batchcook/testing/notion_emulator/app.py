@@ -29,8 +29,10 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     for method, pattern, name in [
         ("GET", "users/me", "me"),
         ("GET", f"users/{_ID}", "retrieve_user"),
+        ("POST", "databases", "create_database"),
         ("GET", f"databases/{_ID}", "retrieve_database"),
         ("GET", f"data_sources/{_ID}", "retrieve_data_source"),
+        ("PATCH", f"data_sources/{_ID}", "update_data_source"),
         ("POST", f"data_sources/{_ID}/query", "query_data_source"),
         ("POST", "pages", "create_page"),
         ("GET", f"pages/{_ID}", "retrieve_page"),
@@ -48,7 +50,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ]
 ]
 _WITH_BODY = {"query_data_source", "create_page", "update_page", "append_children"}
-_WITH_BODY |= {"create_comment", "create_upload"}
+_WITH_BODY |= {"create_comment", "create_upload", "create_database", "update_data_source"}
 _WITH_QUERY = {"list_children", "list_comments"}
 
 

@@ -94,6 +94,11 @@ class NotionEmulator:
         with self.workspace.lock:
             return render_html(self.workspace, page_id, base_url)
 
+    def add_page(self, title: str = "Home", *, shared: bool = True) -> str:
+        """A page in no database, to create databases under (``shared=False``: one the
+        integration was not given access to)."""
+        return self.workspace.add_page(title, shared=shared)
+
     def set_property(self, name: str, kind: str | None, *, data_source_id: str = "") -> None:
         """Retype, add or (``kind=None``) remove a property, as a user would in Notion."""
         ws = self.workspace

@@ -31,6 +31,10 @@ class DataSource:
     properties: dict[str, Json]
 
 
+def workspace_parent() -> Json:
+    return {"type": "workspace", "workspace": True}
+
+
 @dataclass
 class Database:
     id: str
@@ -38,6 +42,7 @@ class Database:
     data_source_ids: list[str]
     shared: bool
     created: float
+    parent: Json = field(default_factory=workspace_parent)
 
 
 @dataclass
@@ -51,6 +56,11 @@ class Page:
     edited: float
     children: list[str] = field(default_factory=list)
     in_trash: bool = False
+    #: Set for a page outside any database (``data_source_id`` is then empty): its parent,
+    #: and whether it was shared with the integration (pages in a database follow the
+    #: database's sharing).
+    parent: Json | None = None
+    shared: bool = True
 
 
 @dataclass

@@ -59,7 +59,7 @@ def _body(ws: Workspace, children: list[str], indent: str = "") -> list[str]:
 def render_text(ws: Workspace, page_id: str) -> str:
     """Title, properties (``Name: value``, bold as ``**…**``), cover, body, comments."""
     page = ws.pages[page_id]
-    source = ws.data_sources[page.data_source_id]
+    source = ws.schema_of(page)
     title = next(
         (
             _value("title", page.values.get(n))

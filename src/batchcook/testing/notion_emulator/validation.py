@@ -258,3 +258,152 @@ def _block(block: Any, path: str, users: dict[str, str], depth: int) -> dict[str
             raise body_failed(f"{path}.image.type", '"external" or "file_upload"', source)
         stored["caption"] = rich_text(data.get("caption", []), f"{path}.image.caption", users)
     return {"type": kind, "data": stored, "children": children}
+
+
+# --- property schemas (create database, update data source) ------------------------------
+
+#: Every property type the API takes in a schema (the SDK's ``PropertyConfigurationRequest``).
+PROPERTY_TYPES = frozenset(
+    {
+        "title",
+        "rich_text",
+        "number",
+        "select",
+        "multi_select",
+        "status",
+        "date",
+        "people",
+        "files",
+        "checkbox",
+        "url",
+        "email",
+        "phone_number",
+        "formula",
+        "relation",
+        "rollup",
+        "unique_id",
+        "created_by",
+        "created_time",
+        "last_edited_by",
+        "last_edited_time",
+        "button",
+        "location",
+        "verification",
+        "last_visited_time",
+        "place",
+    }
+)
+#: ``SelectColor`` in the SDK's types.
+SELECT_COLORS = frozenset(
+    {"default", "gray", "brown", "orange", "yellow", "green", "blue", "purple", "pink", "red"}
+)
+_SCHEMA_KEYS = {"type", "name", "description"}
+
+
+def schema_type(raw: Any, path: str) -> str | None:
+    """The property type a configuration names (``type``, or its one type key), ``None``
+    when it names none (an update that only renames). Anything else is refused: Notion
+    validates the body against the union of property configurations."""
+    if not isinstance(raw, dict):
+        raise body_failed(path, "an object", type(raw).__name__)
+    declared = raw.get("type")
+    keys = [key for key in raw if key not in _SCHEMA_KEYS]
+    known = [key for key in keys if key in PROPERTY_TYPES]
+    if (declared is not None and declared not in PROPERTY_TYPES) or (keys and not known):
+        # Notion checks the body against the union of configurations and lists each
+        # alternative it could have been.
+        raise validation(
+            "body failed validation. Fix one: "
+            + " ".join(
+                f"{path}.{kind} should be defined, instead was `undefined`."
+                for kind in sorted(PROPERTY_TYPES)
+            )
+        )
+    if len(known) > 1 or (declared is not None and known and known != [declared]):
+        raise validation(
+            f"body failed validation: {path} should name one property type, instead named "
+            f"`{', '.join(sorted({*known, *([declared] if declared else [])}))}`."
+        )
+    if len(keys) > len(known):
+        extra = next(key for key in keys if key not in PROPERTY_TYPES)
+        raise body_failed(f"{path}.{extra}", "not present", "…")
+    if declared is not None and not known:
+        raise body_failed(f"{path}.{declared}", "defined", "undefined")
+    return known[0] if known else None
+
+
+def property_schema(raw: Any, path: str) -> tuple[str, dict[str, Any]]:
+    """A property configuration as Notion takes it when a schema is created or changed
+    (``{"type"?: T, T: {...}, "description"?}``); returns ``(type, configuration)`` in
+    the stored (response) shape. Select options get ids and colours, as Notion gives them."""
+    kind = schema_type(raw, path)
+    if kind is None:
+        raise validation(f"body failed validation: {path} should name a property type.")
+    config = raw[kind]
+    here = f"{path}.{kind}"
+    if not isinstance(config, dict):
+        raise body_failed(here, "an object", type(config).__name__)
+    description = raw.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > 280):
+        raise body_failed(f"{path}.description", "a string of ≤ 280 characters", description)
+    if kind == "number":
+        number_format = config.get("format", "number")
+        if not isinstance(number_format, str):
+            raise body_failed(f"{here}.format", "a string", number_format)
+        return kind, {"format": number_format}
+    if kind in ("select", "multi_select"):
+        return kind, {"options": _options(config.get("options", []), f"{here}.options")}
+    if kind == "status":
+        given = config.get("options")
+        defaults = [{"name": name} for name in _STATUS_GROUPS]
+        options = _options(defaults if given is None else given, f"{here}.options")
+        return kind, {"options": options, "groups": _status_groups(options)}
+    return kind, dict(config)
+
+
+#: Notion's default status options and the group each starts in; options an integration
+#: adds go to "To-do" (the SDK's ``StatusPropertyConfigUpdateRequest``).
+_STATUS_GROUPS = {"Not started": "To-do", "In progress": "In progress", "Done": "Complete"}
+
+
+def _status_groups(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups = []
+    for group, color in (("To-do", "gray"), ("In progress", "blue"), ("Complete", "green")):
+        members = [o["id"] for o in options if _STATUS_GROUPS.get(o["name"], "To-do") == group]
+        groups.append(
+            {"id": uuid.uuid4().hex[:4], "name": group, "color": color, "option_ids": members}
+        )
+    return groups
+
+
+def _options(raw: Any, path: str) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise body_failed(path, "an array", type(raw).__name__)
+    if len(raw) > MAX_ARRAY:
+        raise too_long(path, MAX_ARRAY, len(raw))
+    options: list[dict[str, Any]] = []
+    for index, option in enumerate(raw):
+        here = f"{path}[{index}]"
+        if not isinstance(option, dict) or not isinstance(option.get("name"), str):
+            raise body_failed(f"{here}.name", "a string", "undefined")
+        name = option["name"]
+        if not name.strip():
+            raise body_failed(f"{here}.name", "a non-empty string", name)
+        if "," in name:
+            raise validation(f"Invalid select option, commas not allowed: {name}")
+        if len(name) > MAX_ARRAY:
+            raise too_long(f"{here}.name", MAX_ARRAY, len(name))
+        if any(existing["name"] == name for existing in options):
+            raise validation(f"Duplicate select option name: {name}")
+        color = option.get("color", _OPTION_COLORS[len(options) % len(_OPTION_COLORS)])
+        if color not in SELECT_COLORS:
+            raise body_failed(f"{here}.color", "a select color", color)
+        options.append(
+            {
+                "id": uuid.uuid4().hex[:4],
+                "name": name,
+                "color": color,
+                "description": option.get("description"),
+            }
+        )
+    return options

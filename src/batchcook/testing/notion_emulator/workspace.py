@@ -40,6 +40,7 @@ from batchcook.testing.notion_emulator.models import (
     new_id,
     property_name,
     title_property,
+    workspace_parent,
 )
 from batchcook.testing.notion_emulator.uploads import (
     FILE_URL_LIFETIME,
@@ -51,6 +52,25 @@ from batchcook.testing.notion_emulator.uploads import (
 )
 
 MAX_PAYLOAD_BYTES = 500 * 1000
+_TITLE_ONLY: Json = {"id": "title", "name": "title", "type": "title", "title": {}}
+#: What Notion gives a database created without a schema: one title property.
+DEFAULT_TITLE_PROPERTY = "Name"
+
+
+def _with(source: DataSource, properties: dict[str, Json]) -> DataSource:
+    """``source`` with the properties of an update in progress (to resolve keys by id)."""
+    return DataSource(source.id, source.database_id, source.name, properties)
+
+
+def _merge_options(old: Json, new: Json) -> Json:
+    """Options named in an update are added; the ones already there are kept."""
+    kind = new["type"]
+    if kind not in ("select", "multi_select"):
+        return new
+    kept = list(old[kind].get("options", []))
+    names = {option["name"] for option in kept}
+    kept += [option for option in new[kind]["options"] if option["name"] not in names]
+    return {**new, kind: {**new[kind], "options": kept}}
 
 
 class Workspace:
@@ -98,6 +118,18 @@ class Workspace:
             self.data_sources[source.id] = source
             return database.id, source.id
 
+    def add_page(self, title: str, *, shared: bool = True) -> str:
+        """A page at the top of the workspace, in no database: what a user shares with the
+        integration so it can create databases under it. ``shared=False`` is a page the
+        integration cannot see (Notion answers 404 for it)."""
+        with self.lock:
+            now = self.clock.now()
+            values = {"title": check.rich_text([{"text": {"content": title}}], "title", {})}
+            page = Page(new_id(), "", values, None, None, now, now)
+            page.parent, page.shared = workspace_parent(), shared
+            self.pages[page.id] = page
+            return page.id
+
     def set_property(self, source: DataSource, name: str, kind: str | None) -> None:
         """Add, retype (``kind``) or remove (``None``) a property, as a user would in the
         Notion UI."""
@@ -115,6 +147,13 @@ class Workspace:
     def recipes(self) -> DataSource:
         return self.data_sources[self.recipes_data_source_id]
 
+    def schema_of(self, page: Page) -> DataSource:
+        """The properties a page has: its data source's, or only ``title`` for a page in no
+        database."""
+        if page.data_source_id:
+            return self.data_sources[page.data_source_id]
+        return DataSource("", "", "", {"title": dict(_TITLE_ONLY)})
+
     # --- helpers ---------------------------------------------------------------------
 
     def _database(self, database_id: str) -> Database:
@@ -131,9 +170,10 @@ class Workspace:
 
     def _page(self, page_id: str) -> Page:
         page = self.pages.get(page_id)
-        if page is None:
+        if page is None or not page.shared:
             raise not_found("page", page_id)
-        self._source(page.data_source_id)
+        if page.data_source_id:
+            self._source(page.data_source_id)
         return page
 
     def _container(self, block_id: str) -> Page | Block:
@@ -203,7 +243,7 @@ class Workspace:
         return stored
 
     def page_json(self, ctx: Ctx, page: Page) -> Json:
-        source = self.data_sources[page.data_source_id]
+        source = self.schema_of(page)
         properties = {}
         for name, schema in source.properties.items():
             kind = schema["type"]
@@ -223,7 +263,8 @@ class Workspace:
             "last_edited_by": self._user(self.integration.bot_id),
             "cover": self._file(ctx, page.cover),
             "icon": self._file(ctx, page.icon),
-            "parent": {
+            "parent": page.parent
+            or {
                 "type": "data_source_id",
                 "data_source_id": source.id,
                 "database_id": source.database_id,
@@ -335,7 +376,7 @@ class Workspace:
             "id": database.id,
             "title": check.rich_text([{"text": {"content": database.title}}], "title", {}),
             "description": [],
-            "parent": {"type": "workspace", "workspace": True},
+            "parent": database.parent,
             "is_inline": False,
             "archived": False,
             "in_trash": False,
@@ -361,7 +402,7 @@ class Workspace:
             "title": check.rich_text([{"text": {"content": source.name}}], "title", {}),
             "description": [],
             "parent": {"type": "database_id", "database_id": database.id},
-            "database_parent": {"type": "workspace", "workspace": True},
+            "database_parent": database.parent,
             "is_inline": False,
             "archived": False,
             "in_trash": False,
@@ -394,6 +435,149 @@ class Workspace:
         listing["results"] = [self.page_json(ctx, page) for page in listing["results"]]
         listing.update({"type": "page_or_data_source", "page_or_data_source": {}})
         return listing
+
+    def create_database(self, ctx: Ctx, body: Json) -> Json:
+        """``POST /v1/databases`` (2025-09-03): a database under a page, its schema in
+        ``initial_data_source.properties``. Everything is validated before anything is made,
+        so a refused request leaves no half-made database."""
+        self._require(ctx, "insert")
+        parent = body.get("parent")
+        if not isinstance(parent, dict):
+            raise body_failed("body.parent", "an object", "undefined")
+        kind = parent.get("type") or next(
+            (k for k in ("page_id", "workspace") if k in parent), None
+        )
+        if kind == "workspace":
+            raise validation(
+                "The emulator models databases under a page only (parent.type `page_id`)."
+            )
+        if kind != "page_id" or "page_id" not in parent:
+            raise validation(
+                "body failed validation. Fix one: body.parent.page_id should be defined, "
+                "instead was `undefined`. body.parent.workspace should be defined, instead was "
+                "`undefined`."
+            )
+        page = self._page(check.parse_id(parent["page_id"], "body.parent.page_id"))
+        if page.in_trash:
+            raise validation(
+                "Can't edit block that is archived. You must unarchive the block before editing."
+            )
+        title = check.rich_text(body.get("title", []), "body.title", self.users)
+        check.rich_text(body.get("description", []), "body.description", self.users)
+        if not isinstance(body.get("is_inline", False), bool):
+            raise body_failed("body.is_inline", "a boolean", body["is_inline"])
+        if body.get("icon") is not None or body.get("cover") is not None:
+            raise validation("The emulator does not model database icons and covers.")
+        initial = body.get("initial_data_source", {})
+        if not isinstance(initial, dict):
+            raise body_failed("body.initial_data_source", "an object", type(initial).__name__)
+        raw = initial.get("properties")
+        path = "body.initial_data_source.properties"
+        if raw is None:
+            raw = {DEFAULT_TITLE_PROPERTY: {"title": {}}}
+        if not isinstance(raw, dict):
+            raise body_failed(path, "an object", type(raw).__name__)
+        schema: dict[str, Json] = {}
+        for name, config in raw.items():
+            if not name.strip():
+                raise validation(f"body failed validation: {path} has a property with no name.")
+            schema[name] = self._schema_entry(name, config, f"{path}.{name}")
+        titles = [name for name, entry in schema.items() if entry["type"] == "title"]
+        if not titles:
+            raise validation("Title is not provided: a database needs one title property.")
+        if len(titles) > 1:
+            raise validation(
+                f"Multiple title properties provided: {', '.join(titles)}. A database has "
+                "exactly one title property."
+            )
+        name = "".join(item["plain_text"] for item in title)
+        parent_ref = {"type": "page_id", "page_id": page.id}
+        database = Database(new_id(), name, [], True, self.clock.now(), parent=parent_ref)
+        source = DataSource(new_id(), database.id, name, schema)
+        database.data_source_ids.append(source.id)
+        self.databases[database.id] = database
+        self.data_sources[source.id] = source
+        return self.retrieve_database(ctx, database.id)
+
+    @staticmethod
+    def _schema_entry(name: str, raw: Any, path: str, prop_id: str | None = None) -> Json:
+        kind, config = check.property_schema(raw, path)
+        new_id_ = prop_id or ("title" if kind == "title" else uuid.uuid4().hex[:4])
+        entry: Json = {"id": new_id_, "name": name, "type": kind, kind: config}
+        if raw.get("description") is not None:
+            entry["description"] = raw["description"]
+        return entry
+
+    def update_data_source(self, ctx: Ctx, source_id: str, body: Json) -> Json:
+        """``PATCH /v1/data_sources/{id}``: add (a new key), retype, rename (``name``) or
+        remove (``null``) properties; keys are names or property ids. Pages keep their
+        values under a renamed property and lose them under a removed or retyped one."""
+        self._require(ctx, "update")
+        source = self._source(source_id)
+        for key in ("icon", "parent", "in_trash", "archived"):
+            if key in body:
+                raise validation(f"The emulator does not model changing a data source's {key}.")
+        name = source.name
+        if "title" in body:
+            title = check.rich_text(body["title"], "body.title", self.users)
+            name = "".join(item["plain_text"] for item in title)
+        raw = body.get("properties", {})
+        if not isinstance(raw, dict):
+            raise body_failed("body.properties", "an object", type(raw).__name__)
+        properties = {n: dict(entry) for n, entry in source.properties.items()}
+        renamed: dict[str, str | None] = {}  # old name -> new name, None when values go
+        for key, change in raw.items():
+            path = f"body.properties.{key}"
+            current = property_name(_with(source, properties), key)
+            if change is None:
+                if current is None:
+                    raise validation(f"{key} is not a property that exists.")
+                if properties[current]["type"] == "title":
+                    raise validation("Cannot delete the title property of a data source.")
+                del properties[current]
+                renamed[current] = None
+                continue
+            kind = check.schema_type(change, path)
+            target = change.get("name", current or key)
+            if not isinstance(target, str) or not target.strip():
+                raise body_failed(f"{path}.name", "a non-empty string", target)
+            if current is None:
+                if kind is None:
+                    raise validation(f"{key} is not a property that exists.")
+                entry = self._schema_entry(target, change, path)
+            elif kind is None or kind == properties[current]["type"]:
+                entry = {**properties[current], "name": target}
+                if kind is not None:
+                    entry = self._schema_entry(target, change, path, properties[current]["id"])
+                    entry = _merge_options(properties[current], entry)
+            else:
+                if "title" in (kind, properties[current]["type"]):
+                    raise validation(
+                        f"Cannot change the type of {current} to {kind}: a data source has "
+                        "exactly one title property, and its type cannot change."
+                    )
+                entry = self._schema_entry(target, change, path, properties[current]["id"])
+                renamed[current] = None
+            if target != current and target in properties:
+                raise validation(f"A property named {target} already exists.")
+            if current is not None:
+                properties = {
+                    (target if n == current else n): (entry if n == current else e)
+                    for n, e in properties.items()
+                }
+                renamed.setdefault(current, target)
+            else:
+                properties[target] = entry
+        if sum(entry["type"] == "title" for entry in properties.values()) != 1:
+            raise validation("Multiple title properties provided. A data source has exactly one.")
+        source.name, source.properties = name, properties
+        for page in self.pages.values():
+            if page.data_source_id == source.id:
+                for old, new in renamed.items():
+                    value = page.values.pop(old, None)
+                    if new is not None and value is not None:
+                        page.values[new] = value
+        return self.retrieve_data_source(ctx, source.id)
 
     # --- pages -----------------------------------------------------------------------
 
@@ -498,7 +682,7 @@ class Workspace:
             raise validation(
                 "Can't edit block that is archived. You must unarchive the block before editing."
             )
-        source = self.data_sources[page.data_source_id]
+        source = self.schema_of(page)
         values = self._properties(source, body.get("properties", {}))
         cover = self._cover(body["cover"], "body.cover") if "cover" in body else page.cover
         icon = self._icon(body["icon"]) if "icon" in body else page.icon
