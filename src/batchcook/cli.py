@@ -18,7 +18,9 @@ app = typer.Typer(
 )
 emulate = typer.Typer(help="Run an API emulator for tests and demos.", no_args_is_help=True)
 app.add_typer(emulate, name="emulate")
-notion = typer.Typer(help="Set up the Notion recipe database.", no_args_is_help=True)
+notion = typer.Typer(
+    help="Set up the Notion recipe database and its webhook.", no_args_is_help=True
+)
 app.add_typer(notion, name="notion")
 
 
@@ -339,9 +341,6 @@ def jobs(
 
 
 # --- Notion -------------------------------------------------------------------------------
-
-notion = typer.Typer(help="Set up and maintain the Notion side.", no_args_is_help=True)
-app.add_typer(notion, name="notion")
 
 
 @notion.command("webhook-reset")
