@@ -36,18 +36,20 @@ class InputError(ValueError):
 def check_text(text: Any, settings: Settings, what: str = "prompt") -> str:
     """A prompt a model can act on: text with at least one letter or digit, valid Unicode
     (a lone surrogate cannot be stored or sent), within the length limit."""
+    if text is None:
+        raise InputError(f"the {what} is missing: say what to cook", what)
     if not isinstance(text, str):
-        raise InputError(f"'{what}' is missing or not a string: say what to cook", what)
+        raise InputError(f"the {what} must be a string: say what to cook", what)
     text = text.strip()
     if not text:
-        raise InputError(f"'{what}' is missing or empty: say what to cook", what)
+        raise InputError(f"the {what} is empty: say what to cook", what)
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
-        raise InputError(f"'{what}' is not valid Unicode (it holds a lone surrogate)", what)
+        raise InputError(f"the {what} is not valid Unicode (it holds a lone surrogate)", what)
     if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
-        raise InputError(f"'{what}' has no letters or digits: say what to cook", what)
+        raise InputError(f"the {what} has no letters or digits: say what to cook", what)
     if len(text) > settings.max_prompt_chars:
         raise InputError(
-            f"'{what}' is {len(text):,} characters; the limit is {settings.max_prompt_chars:,} "
+            f"the {what} is {len(text):,} characters; the limit is {settings.max_prompt_chars:,} "
             "(BATCHCOOK_MAX_PROMPT_CHARS)",
             what,
         )
@@ -104,7 +106,10 @@ def build_job(
     page = None
     if kind == "modify":
         if not isinstance(page_id, str) or not page_id.strip():
-            raise InputError("'page_id' is missing: which recipe page?", "page_id")
+            raise InputError(
+                "the page id is empty: pass the recipe's Notion page id or URL ('page_id')",
+                "page_id",
+            )
         page = check_notion_id(page_id, "page_id")
     return Job(
         id=new_job_id(kind, check_request_id(request_id)),

@@ -82,7 +82,11 @@ def service_settings(
 def dbos_engine(
     database_url: str, openai_switch: tuple[Switch, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    settings = service_settings(database_url, openai_switch[1], tmp_path_factory.mktemp("data"))
+    # No scheduled sweep here: a tick landing inside a test would call whichever emulator is
+    # current (seen: one stray GET /v1/batches); the sweep tests call sweep_once themselves.
+    settings = service_settings(
+        database_url, openai_switch[1], tmp_path_factory.mktemp("data"), sweep_schedule=""
+    )
     engine.launch(settings)
     yield database_url
     engine.shutdown()
