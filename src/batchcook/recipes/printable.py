@@ -62,7 +62,7 @@ def recipe_html(recipe: Recipe, *, jsonld: dict[str, Any], image_src: str | None
         ("Meal", ", ".join(recipe.meal_type)),
         ("Diet", ", ".join(recipe.diet)),
         ("Allergens", ", ".join(recipe.allergies)),
-        ("Protein", ", ".join(p for p in recipe.protein_type if p != "None")),
+        ("Protein source", ", ".join(p for p in recipe.protein_type if p != "None")),
     ]
     nutrition = [
         ("Calories", f"{recipe.calories:g} kcal"),
