@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -145,3 +148,45 @@ async def test_a_modify_job_is_found_through_its_job_record(tmp_path: Path) -> N
         with pytest.raises(ExportError, match="no recipe") as caught:
             await find_recipe(store, unknown, records)
         assert caught.value.exit_code == 2
+
+
+SEED_MODIFY_JOB = """
+import asyncio, sys
+from batchcook.cli_jobs import build_job, use_cli_executor
+from batchcook.config import Settings
+from batchcook.workflows import engine
+
+settings = Settings(_env_file=None)
+job = build_job("modify", "make it vegan", settings, page_id=sys.argv[1], request_id="m-1")
+use_cli_executor()
+engine.launch(settings, worker=False)  # no worker: the job stays queued, its record readable
+try:
+    asyncio.run(engine.start_job(job, enqueue=True))
+finally:
+    engine.shutdown()
+print(job.id)
+"""
+
+
+def test_a_modify_job_id_end_to_end(recipe_id: str, data_dir: Path, tmp_path: Path) -> None:
+    """The job record is read on the real system database, in processes like the user's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
+    env["BATCHCOOK_DATA_DIR"] = str(data_dir)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    seeded = run("-c", SEED_MODIFY_JOB, recipe_id)
+    assert seeded.returncode == 0, seeded.stderr
+    job_id = seeded.stdout.strip().splitlines()[-1]
+    assert job_id == "modify-m-1"
+    exported = run("-m", "batchcook", "export", job_id)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["name"] == "Pasta Carbonara"

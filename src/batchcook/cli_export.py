@@ -8,6 +8,7 @@ record names the recipe it changed).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable
@@ -25,6 +26,7 @@ Format = Literal["jsonld", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("jsonld", "markdown", "html")
 
 #: A job id → the recipe id its record names (None when there is no such job or recipe).
+#: Blocking: it is called in a thread, outside the event loop.
 JobLookup = Callable[[str], str | None]
 
 
@@ -80,7 +82,7 @@ async def find_recipe(store: LocalStore, ident: str, job_recipe: JobLookup) -> s
     if stored is not None:
         return stored.id
     if ident.startswith("modify-"):
-        recipe_id = job_recipe(ident)
+        recipe_id = await asyncio.to_thread(job_recipe, ident)  # DBOS starts outside a loop
         if recipe_id:
             try:
                 await store.read(recipe_id)
