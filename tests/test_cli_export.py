@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 from typer.testing import CliRunner, Result
 
 from batchcook import cli
-from batchcook.cli_export import ExportError, find_recipe
+from batchcook.cli_export import ExportError, find_recipe, modify_job_recipe
 from batchcook.config import Settings
 from batchcook.recipes.fixtures import carbonara
 from batchcook.stores.base import Image
@@ -190,3 +190,16 @@ def test_a_modify_job_id_end_to_end(recipe_id: str, data_dir: Path, tmp_path: Pa
     exported = run("-m", "batchcook", "export", job_id)
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["name"] == "Pasta Carbonara"
+
+
+def test_an_unreadable_system_database_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def refuse(*args: object) -> list[object]:
+        raise OSError("connection refused\n  with a long traceback-like tail")
+
+    monkeypatch.setattr("batchcook.cli_jobs.read_jobs_local", refuse)
+    lookup = modify_job_recipe(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    with pytest.raises(ExportError, match=r"\(connection refused\); pass the recipe id") as e:
+        lookup("modify-1")
+    assert "\n" not in str(e.value)

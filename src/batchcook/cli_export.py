@@ -64,7 +64,14 @@ def modify_job_recipe(settings: Settings) -> JobLookup:
     def lookup(job_id: str) -> str | None:
         from batchcook.cli_jobs import read_jobs_local
 
-        found = read_jobs_local(settings, job_id, None, 1)
+        try:
+            found = read_jobs_local(settings, job_id, None, 1)
+        except Exception as error:  # an unreachable database, a bad URL: one line says which
+            reason = (str(error).splitlines() or [type(error).__name__])[0]
+            raise ExportError(
+                f"cannot read job {job_id!r} from the system database ({reason}); "
+                "pass the recipe id instead."
+            ) from error
         return found[0].page_id if found else None
 
     return lookup
