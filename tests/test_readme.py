@@ -8,7 +8,10 @@ from pathlib import Path
 
 from pydantic import AliasChoices
 
+from batchcook.cli_export import FORMATS
 from batchcook.config import Settings
+from batchcook.recipes.fixtures import carbonara
+from batchcook.recipes.jsonld import recipe_jsonld
 from batchcook.recipes.notion_mapping import OPTIONAL_PROPERTIES, required_schema
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -46,3 +49,12 @@ def test_notion_properties_listed_with_their_types() -> None:
     assert dict(cells) == required_schema()
     for name, kind in OPTIONAL_PROPERTIES.items():
         assert f"`{name}` ({kind}" in table
+
+
+def test_export_section_names_every_format_and_jsonld_property() -> None:
+    section = _section("### Recipes as files: the local store and `batchcook export`")
+    assert [f for f in FORMATS if f"- `{f}`:" in section] == list(FORMATS)
+    data = recipe_jsonld(carbonara(), image_url="https://example.com/c.jpg")
+    data |= {"suitableForDiet": ["https://schema.org/VeganDiet"]}  # carbonara has none
+    missing = [key for key in data if not key.startswith("@") and f"`{key}`" not in section]
+    assert missing == [], f"README does not mention {missing}"

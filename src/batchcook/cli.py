@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from batchcook import __version__
 from batchcook.config import Settings, get_settings
@@ -353,6 +355,57 @@ def notion_webhook_reset() -> None:
     from batchcook.api.webhook import reset_verification_token
 
     typer.echo(reset_verification_token(_settings()))
+
+
+@app.command()
+def export(
+    recipe: str = typer.Argument(..., help="A recipe id (a job's page_id) or a job id."),
+    fmt: str = typer.Option(
+        "jsonld", "--format", "-f", help="jsonld (schema.org Recipe), markdown or html."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to this file instead of standard output."
+    ),
+    image_url: str | None = typer.Option(
+        None, help="Absolute URL of the published image for the JSON-LD (else its file:// URI)."
+    ),
+) -> None:
+    """Write one recipe from the local store as JSON-LD, Markdown or a printable HTML page."""
+    from batchcook.cli_export import (
+        FORMATS,
+        ExportError,
+        find_recipe,
+        modify_job_recipe,
+        open_local_store,
+        render,
+    )
+
+    def fail(message: str, code: int) -> NoReturn:
+        err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code)
+
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}", 2)
+    settings = _settings()
+
+    async def run() -> str:
+        store = open_local_store(settings)
+        recipe_id = await find_recipe(store, recipe, modify_job_recipe(settings))
+        return await render(store, recipe_id, fmt, output=output, image_url=image_url)
+
+    try:
+        text = asyncio.run(run())
+    except ExportError as error:
+        fail(str(error), error.exit_code)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        fail(f"cannot write {output}: {error.strerror}; choose another --output", 1)
+    err.print(f"wrote {output}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

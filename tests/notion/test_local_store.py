@@ -3,6 +3,7 @@ restart."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,37 @@ async def test_the_store_follows_the_settings(
     )
     assert isinstance(notion, NotionStore) and "secret_x" not in repr(notion)
     await notion.aclose()
+
+
+def _image_links(markdown: str) -> list[str]:
+    return re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", markdown, flags=re.MULTILINE)
+
+
+async def test_the_markdown_shows_its_image(
+    local_store: LocalStore, photo: Image, other_photo: Image
+) -> None:
+    """A relative link, so the image shows in any Markdown viewer and the folder can move."""
+    stored = await local_store.create(carbonara(), photo, job_id="job-1")
+    markdown_file = local_store.path(stored.id)
+    text = markdown_file.read_text()
+    assert text.startswith(f"# Pasta Carbonara\n\n![Pasta Carbonara](../images/{stored.id}.jpg)\n")
+    [link] = _image_links(text)
+    assert (markdown_file.parent / link).read_bytes() == photo.data
+    assert await local_store.text(stored.id) == text
+
+    await local_store.update(stored.id, carbonara(), None)  # the image stays, and its link
+    assert _image_links(markdown_file.read_text()) == [link]
+
+    await local_store.update(stored.id, carbonara(), other_photo)
+    [new_link] = _image_links(markdown_file.read_text())
+    assert new_link == f"../images/{stored.id}.png"
+    assert (markdown_file.parent / new_link).read_bytes() == other_photo.data
+    assert not (markdown_file.parent / link).exists()
+    image_file = await local_store.image_file(stored.id)
+    assert image_file == (markdown_file.parent / new_link).resolve()
+
+
+async def test_no_image_no_link(local_store: LocalStore) -> None:
+    stored = await local_store.create(carbonara(), None, job_id="job-1")
+    assert _image_links(await local_store.text(stored.id)) == []
+    assert await local_store.image_file(stored.id) is None

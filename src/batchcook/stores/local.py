@@ -2,12 +2,15 @@
 
 Used when no Notion token is set, so batchcook works with nothing to sign up for. Layout
 under ``BATCHCOOK_DATA_DIR``: ``recipes.sqlite3``, ``images/<id>.<ext>`` and
-``recipes/<id>.md`` (the recipe as text, rewritten on every change, to open in any editor).
+``recipes/<id>.md`` (the recipe as text, rewritten on every change, to open in any editor;
+it shows the image through a relative link, ``../images/<id>.<ext>``, so any Markdown
+viewer finds it and the data dir can move).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from batchcook.recipes.markdown import recipe_markdown
 from batchcook.recipes.schema import Recipe
-from batchcook.stores.base import Image, RecipeNotFound, StoredRecipe
+from batchcook.stores.base import IMAGE_EXTENSIONS, Image, RecipeNotFound, StoredRecipe
 
 T = TypeVar("T")
 
@@ -41,39 +45,6 @@ CREATE TABLE IF NOT EXISTS comments (
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def render_text(recipe: Recipe) -> str:
-    """A recipe as Markdown, the way it reads on its Notion page."""
-    lines = [f"# {recipe.title}", "", recipe.description, "", f"> TL;DR: {recipe.tldr}", ""]
-    facts = [
-        ("Country of Origin", recipe.country),
-        ("Difficulty", recipe.difficulty),
-        ("Prep Time (min)", str(recipe.prep_time)),
-        ("Cook Time (min)", str(recipe.cook_time)),
-        ("Serving Size", recipe.serving_size),
-        ("Meal Type", ", ".join(recipe.meal_type)),
-        ("Diet", ", ".join(recipe.diet)),
-        ("Allergies", ", ".join(recipe.allergies)),
-        ("Protein Type", ", ".join(recipe.protein_type)),
-        ("Calories (cal)", f"{recipe.calories:g}"),
-        ("Protein (g)", f"{recipe.protein:g}"),
-        ("Carbs (g)", f"{recipe.carbs:g}"),
-        ("Fat (g)", f"{recipe.fat:g}"),
-        ("Fiber (g)", f"{recipe.fiber:g}"),
-    ]
-    lines += [f"- {name}: {value}" for name, value in facts]
-    lines += ["", "## Ingredients", ""]
-    lines += [f"- **{i.ingredient}** - {i.quantity}" for i in recipe.ingredients]
-    lines += ["", "## Nutrition Facts", ""]
-    lines += [f"- **{n.item}** - {n.quantity}" for n in recipe.other_nutrition]
-    for heading, steps in (
-        ("Preparation", recipe.preparation),
-        ("Instructions", recipe.instructions),
-    ):
-        lines += ["", f"## {heading}", ""]
-        lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
-    return "\n".join(lines) + "\n"
 
 
 class LocalStore:
@@ -115,9 +86,23 @@ class LocalStore:
         return self.texts / f"{recipe_id}.md"
 
     def image_path(self, recipe_id: str, image: Image) -> Path:
-        return self.images / f"{recipe_id}.{image.extension}"
+        return self._image_file(recipe_id, image.content_type)
 
-    def _write_files(self, recipe_id: str, recipe: Recipe, image: Image | None) -> str | None:
+    def _image_file(self, recipe_id: str, image_type: str) -> Path:
+        return self.images / f"{recipe_id}.{IMAGE_EXTENSIONS[image_type]}"
+
+    def _markdown(self, recipe_id: str, recipe: Recipe, image_type: str | None) -> str:
+        link = None
+        if image_type is not None:
+            image = self._image_file(recipe_id, image_type)
+            link = Path(os.path.relpath(image, self.path(recipe_id).parent)).as_posix()
+        return recipe_markdown(recipe, image_path=link)
+
+    def _write_files(
+        self, recipe_id: str, recipe: Recipe, image: Image | None, old_type: str | None = None
+    ) -> str | None:
+        """Write the image (when given) and the Markdown; the image type now on file."""
+        image_type = old_type
         if image is not None:
             for old in self.images.glob(f"{recipe_id}.*"):
                 old.unlink()
@@ -125,8 +110,10 @@ class LocalStore:
             tmp = target.with_suffix(".tmp")
             tmp.write_bytes(image.data)
             tmp.replace(target)
-        self.path(recipe_id).write_text(render_text(recipe), encoding="utf-8")
-        return image.content_type if image is not None else None
+            image_type = image.content_type
+        markdown = self._markdown(recipe_id, recipe, image_type)
+        self.path(recipe_id).write_text(markdown, encoding="utf-8")
+        return image_type
 
     def _row(self, db: sqlite3.Connection, recipe_id: str) -> tuple[str, str | None, str | None]:
         row = db.execute(
@@ -162,7 +149,7 @@ class LocalStore:
             stored = recipe.model_copy(update={"change_description": None})
             with self._connect() as db:
                 _, old_type, job_id = self._row(db, recipe_id)
-                image_type = self._write_files(recipe_id, stored, image) or old_type
+                image_type = self._write_files(recipe_id, stored, image, old_type)
                 db.execute(
                     "UPDATE recipes SET recipe = ?, image_type = ?, updated_at = ? WHERE id = ?",
                     (stored.model_dump_json(), image_type, _now(), recipe_id),
@@ -183,14 +170,25 @@ class LocalStore:
 
         return await self._run(work)
 
+    def _image_type(self, recipe_id: str) -> str | None:
+        with self._connect() as db:
+            return self._row(db, recipe_id)[1]
+
     async def read_image(self, recipe_id: str) -> Image | None:
         def work() -> Image | None:
-            with self._connect() as db:
-                _, image_type, _ = self._row(db, recipe_id)
+            image_type = self._image_type(recipe_id)
             if image_type is None:
                 return None
-            probe = Image(b"", image_type)
-            return Image(self.image_path(recipe_id, probe).read_bytes(), image_type)
+            return Image(self._image_file(recipe_id, image_type).read_bytes(), image_type)
+
+        return await self._run(work)
+
+    async def image_file(self, recipe_id: str) -> Path | None:
+        """Where the recipe's image is on disk (to link to it), or None without one."""
+
+        def work() -> Path | None:
+            image_type = self._image_type(recipe_id)
+            return None if image_type is None else self._image_file(recipe_id, image_type)
 
         return await self._run(work)
 
@@ -226,7 +224,13 @@ class LocalStore:
 
     async def text(self, recipe_id: str) -> str:
         """The recipe as Markdown (what ``path`` holds)."""
-        return render_text(await self.read(recipe_id))
+
+        def work() -> str:
+            with self._connect() as db:
+                recipe, image_type, _ = self._row(db, recipe_id)
+            return self._markdown(recipe_id, Recipe.model_validate_json(recipe), image_type)
+
+        return await self._run(work)
 
     async def aclose(self) -> None:
         """Nothing held open: each call uses its own connection."""

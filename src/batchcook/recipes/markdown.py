@@ -1,0 +1,60 @@
+"""A recipe as Markdown, as pure functions: what the local store writes beside each recipe
+and what ``batchcook export --format markdown`` prints."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from batchcook.recipes.schema import Recipe
+
+_ALT_SPECIAL = re.compile(r"([\\\[\]])")
+
+
+def image_markdown(alt: str, path: str) -> str:
+    """``![alt](path)`` that survives brackets in the alt text and any character in the path.
+
+    ``path`` is relative to the Markdown file, so the two can move together and any viewer
+    finds the image; it is percent-encoded, since a space or ``)`` would end the link early
+    and ``#`` or ``?`` would be read as part of a URL.
+    """
+    escaped = _ALT_SPECIAL.sub(r"\\\1", alt)
+    target = quote(path, safe="/")
+    return f"![{escaped}]({target})"
+
+
+def recipe_markdown(recipe: Recipe, *, image_path: str | None = None) -> str:
+    """A recipe as Markdown, the way it reads on its Notion page, with its photo under the
+    title when ``image_path`` (relative to the Markdown file) is given."""
+    lines = [f"# {recipe.title}", ""]
+    if image_path:
+        lines += [image_markdown(recipe.title, image_path), ""]
+    lines += [recipe.description, "", f"> TL;DR: {recipe.tldr}", ""]
+    facts = [
+        ("Country of Origin", recipe.country),
+        ("Difficulty", recipe.difficulty),
+        ("Prep Time (min)", str(recipe.prep_time)),
+        ("Cook Time (min)", str(recipe.cook_time)),
+        ("Serving Size", recipe.serving_size),
+        ("Meal Type", ", ".join(recipe.meal_type)),
+        ("Diet", ", ".join(recipe.diet)),
+        ("Allergies", ", ".join(recipe.allergies)),
+        ("Protein Type", ", ".join(recipe.protein_type)),
+        ("Calories (cal)", f"{recipe.calories:g}"),
+        ("Protein (g)", f"{recipe.protein:g}"),
+        ("Carbs (g)", f"{recipe.carbs:g}"),
+        ("Fat (g)", f"{recipe.fat:g}"),
+        ("Fiber (g)", f"{recipe.fiber:g}"),
+    ]
+    lines += [f"- {name}: {value}" for name, value in facts]
+    lines += ["", "## Ingredients", ""]
+    lines += [f"- **{i.ingredient}** - {i.quantity}" for i in recipe.ingredients]
+    lines += ["", "## Nutrition Facts", ""]
+    lines += [f"- **{n.item}** - {n.quantity}" for n in recipe.other_nutrition]
+    for heading, steps in (
+        ("Preparation", recipe.preparation),
+        ("Instructions", recipe.instructions),
+    ):
+        lines += ["", f"## {heading}", ""]
+        lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
+    return "\n".join(lines) + "\n"
