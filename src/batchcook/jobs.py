@@ -60,6 +60,9 @@ class JobError(BaseModel):
     message: str
     type: str
     retryable: bool = False
+    # The cause passes with time (rate limit, 5xx, timeout, lock): what the job's batches
+    # produced is kept (the sweep does not delete their files) for a later attempt.
+    transient: bool = False
 
 
 class Job(BaseModel):

@@ -126,7 +126,7 @@ async def test_a_lost_page_write_is_tried_again_without_a_second_page(
 ) -> None:
     from batchcook.workflows import recipes
 
-    monkeypatch.setattr(recipes, "WRITE_PAUSES", (0.05, 0.05, 0.05))
+    monkeypatch.setattr(recipes, "PAUSES", (0.05, 0.05, 0.05))
     # Both of the store's tries to create the page answer 500; the second did create it.
     notion_emu.faults.add("POST", r"^/v1/pages$", status=500)
     notion_emu.faults.add("POST", r"^/v1/pages$", status=500, after_commit=True)

@@ -6,11 +6,13 @@ import asyncio
 import time
 import uuid
 
+import pytest
+
 from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
-from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
-from batchcook.workflows import engine
+from batchcook.testing.openai_emulator import BatchPlan, HTTPFault, OpenAIEmulator
+from batchcook.workflows import engine, recipes
 
 
 async def wait_for(
@@ -244,3 +246,47 @@ async def test_sweep_cancels_orphans_wakes_jobs_and_cleans_up(
     for batch in (foreign, legacy):
         assert openai_emu.state.batches[batch.id].status == "completed"
         assert batch.input_file_id in openai_emu.state.files
+
+
+async def test_passing_faults_are_waited_out_without_paying_twice(
+    service: Settings,
+    openai_emu: OpenAIEmulator,
+    notion_emu: NotionEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """429s on batch create, 500s and cut-off bodies on download: the steps run again after
+    durable pauses (short here) and the job succeeds with one completed batch per part."""
+    monkeypatch.setattr(recipes, "PAUSES", (0.05, 0.05, 0.05))
+    faults = openai_emu.faults
+    faults.http(status=429, method="POST", path="/v1/batches", times=6, retry_after=0.01)
+    faults.http(status=500, method="GET", path="/v1/files/", times=5)
+    faults.http(HTTPFault(kind="truncate", method="GET", path="/v1/files/", times=2))
+    job = Job(id=new_job_id("create"), kind="create", prompt="lamb tagine")
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    completed = [b for b in openai_emu.state.batches.values() if b.status == "completed"]
+    assert sorted(b.endpoint for b in completed) == ["/v1/images/generations", "/v1/responses"]
+    assert len(notion_emu.pages()) == 1
+
+
+async def test_a_job_failed_by_a_passing_fault_keeps_its_paid_results(
+    service: Settings,
+    openai_emu: OpenAIEmulator,
+    notion_emu: NotionEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from batchcook.workflows.sweep import sweep_once
+
+    monkeypatch.setattr(recipes, "PAUSES", (0.05,))
+    openai_emu.faults.http(status=500, method="GET", path="/v1/files/", times=1000)
+    job = Job(id=new_job_id("create"), kind="create", prompt="onion soup")
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "failed" and done.error is not None
+    assert (done.error.step, done.error.transient) == ("collect_results", True)
+    outputs = {b.output_file_id for b in openai_emu.state.batches.values()}
+    assert len(outputs) == 2 and None not in outputs
+    result = await sweep_once()
+    assert result["deleted"] == 0  # what was paid for stays until it is stored
+    assert outputs <= set(openai_emu.state.files)

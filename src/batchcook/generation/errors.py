@@ -8,9 +8,10 @@ Each keeps the identifiers a caller needs to resume or retry without paying twic
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from batchcook.generation.batch.results import Failure
+if TYPE_CHECKING:  # the batch toolkit imports this module: a runtime import would be a cycle
+    from batchcook.generation.batch.results import Failure
 
 
 class GenerationError(Exception):

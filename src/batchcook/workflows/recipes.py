@@ -8,6 +8,7 @@ every transition, so ``GET /api/jobs/{id}`` and ``batchcook jobs`` read it from 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +26,13 @@ from batchcook.workflows import steps, watch
 from batchcook.workflows.runtime import runtime
 from batchcook.workflows.watch import Seen
 
+log = logging.getLogger(__name__)
 JOB_EVENT = "job"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
 RESPONSES, IMAGES = "/v1/responses", "/v1/images/generations"
 WINDOW_SECONDS = 25 * 3600  # the 24 h completion window, plus time to finalize
 WAKE_TOPIC = watch.WAKE_TOPIC
-WRITE_PAUSES = (10.0, 60.0, 300.0)  # before the 2nd, 3rd and 4th try of a page write
+PAUSES = (10.0, 60.0, 300.0)  # before the 2nd, 3rd and 4th try of a step that may repeat
 
 
 async def publish(job: Job) -> None:
@@ -67,7 +69,7 @@ async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
 async def modify_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     job = Job.model_validate(job_data)
     assert job.page_id is not None
-    current = await steps.read_recipe(job.page_id)
+    current = await _again(steps.read_recipe, job.page_id)
     if "error" in current:
         return await fail(job, current["error"])
     recipe = dict(current["ok"])
@@ -90,10 +92,27 @@ async def _write(step: Callable[..., Awaitable[dict[str, Any]]], *args: Any) -> 
     """Write the page, again after a durable pause if Notion was busy, failing or silent.
     Safe: the store finds the page an earlier try made by the job id (create), and an update
     writes the same content twice. What was paid for is never lost to a Notion hiccup."""
-    for pause in (*WRITE_PAUSES, None):
-        written = await step(*args)
-        if "ok" in written or not written["error"].get("retryable") or pause is None:
-            return written
+    return await _again(step, *args, when=("retryable", "transient"))
+
+
+async def _again(
+    step: Callable[..., Awaitable[dict[str, Any]]],
+    *args: Any,
+    when: tuple[str, ...] = ("transient",),
+) -> dict[str, Any]:
+    """Run ``step``; while it fails for a cause that passes (an error flagged with one of
+    ``when``), run it again after durable pauses (PAUSES). Only for steps that are safe to
+    repeat: reads, downloads, and the submit step (a re-run finds the batches it made)."""
+    for pause in (*PAUSES, None):
+        out = await step(*args)
+        if "ok" in out or pause is None or not any(out["error"].get(k) for k in when):
+            return out
+        log.warning(
+            "step %s failed for a passing cause; again in %.0f s: %s",
+            out["error"].get("step"),
+            pause,
+            out["error"].get("message"),
+        )
         await DBOS.sleep_async(pause)
     raise AssertionError("unreachable")
 
@@ -127,8 +146,15 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
     results: dict[str, dict[str, Any]] = {}  # custom_id -> encoded result, successes kept
     all_submitted: list[dict[str, Any]] = []
     for attempt in range(settings.max_retries + 1):
-        submitted = await steps.submit_batches(
-            job.id, prompt, instructions, picture, endpoints, attempt, _epoch(job.created_at) - 60
+        submitted = await _again(
+            steps.submit_batches,
+            job.id,
+            prompt,
+            instructions,
+            picture,
+            endpoints,
+            attempt,
+            _epoch(job.created_at) - 60,
         )
         if "error" in submitted:
             return submitted
@@ -145,7 +171,7 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
         waited = await _wait(job, [b["id"] for b in batches], batches[0]["submitted_at"])
         if "error" in waited:
             return waited
-        collected = await steps.collect_results(batches)
+        collected = await _again(steps.collect_results, batches)
         if "error" in collected:
             return collected
         fresh: dict[str, dict[str, Any]] = collected["ok"]
@@ -232,7 +258,7 @@ async def _wait_for_batches(job: Job, batch_ids: list[str], started: float) -> d
             # process's watch; a copy older than one poll interval is read again.
             max_age = settings.poll_interval
 
-        polled = await steps.poll_batches(batch_ids, max_age)
+        polled = await _again(steps.poll_batches, batch_ids, max_age)
         if "error" in polled:
             return polled
         states = {s["id"]: BatchState.model_validate(s) for s in polled["ok"]["batches"]}

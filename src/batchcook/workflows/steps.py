@@ -37,6 +37,7 @@ from batchcook.generation.generate import (
 from batchcook.jobs import BatchState, Cost
 from batchcook.recipes.schema import Recipe
 from batchcook.stores import Image
+from batchcook.transient import is_transient
 from batchcook.workflows import marks, watch
 from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import runtime
@@ -50,6 +51,9 @@ Outcome = dict[str, Any]
 
 
 def _error(step: str, err: BaseException) -> Outcome:
+    """A step's failure as plain data. ``transient``: the cause passes with time (rate
+    limits, 5xx, timeouts, cut-off downloads, a locked database), so the workflow runs the
+    step again after a durable pause instead of failing a job that may have paid already."""
     retryable = bool(getattr(err, "retryable", False))
     return {
         "error": {
@@ -57,6 +61,7 @@ def _error(step: str, err: BaseException) -> Outcome:
             "message": str(err) or type(err).__name__,
             "type": type(err).__name__,
             "retryable": retryable,
+            "transient": is_transient(err),
         }
     }
 
@@ -164,6 +169,8 @@ async def find_job_batches(
             meta.get(JOB_METADATA) == job_id
             and meta.get(ATTEMPT_METADATA, "0") == str(attempt)
             and (install is None or meta.get(INSTALL_METADATA) == install)
+            # A batch cancelled because its sibling's create failed must be made again.
+            and batch.status not in ("cancelling", "cancelled", "failed")
             and batch.endpoint not in found
         ):
             found[batch.endpoint] = SubmittedBatch(

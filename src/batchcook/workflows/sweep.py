@@ -183,9 +183,12 @@ async def sweep_once(full: bool = True) -> dict[str, Any]:
         )
         active = batch["status"] not in TERMINAL
         mine = batch.get("mine", False)  # never cancel or delete another install's batches
+        # A job that failed for a passing cause (429s, 5xx, a cut-off download, a lock) may
+        # not have stored what its batches produced: their files are paid results, kept.
+        kept = bool(((record or {}).get("error") or {}).get("transient"))
         if job_done and active and mine and batch["status"] != "cancelling":
             cancel.append(batch["id"])  # an orphan, or its job no longer wants it
-        elif job_done and not active and mine:
+        elif job_done and not active and mine and not kept:
             delete.extend(batch["files"])
         elif not job_done and not active and job_id not in woken:
             await DBOS.send_async(job_id, {"batch": batch["id"]}, topic=watch.WAKE_TOPIC)
