@@ -290,3 +290,41 @@ async def test_a_job_failed_by_a_passing_fault_keeps_its_paid_results(
     result = await sweep_once()
     assert result["deleted"] == 0  # what was paid for stays until it is stored
     assert outputs <= set(openai_emu.state.files)
+
+
+async def test_a_second_batch_for_a_part_is_cancelled_before_it_runs(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """A submit step that crashed with a create in flight: the create commits after the
+    re-run made its own batch. The sweep cancels the one the job does not follow, so one
+    batch per part runs to completion (one is paid)."""
+    from openai import AsyncOpenAI
+
+    from batchcook.generation.batch import BatchRequest, BatchRunner
+    from batchcook.workflows.install import INSTALL_METADATA, install_id
+    from batchcook.workflows.sweep import sweep_once
+
+    _tune(service, poll_interval=30, poll_timeout=3600)
+    openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+    job = Job(id=new_job_id("create"), kind="create", prompt="bouillabaisse")
+    await engine.start_job(job)
+    waiting = await wait_for(job.id, ("generating",))
+    followed = {b.id for b in waiting.batches}
+    late = BatchRequest(
+        f"{job.id}-image", "/v1/images/generations", {"model": "gpt-image-2", "prompt": "fish"}
+    )
+    meta = {
+        "batchcook_job": job.id,
+        "batchcook_attempt": "0",
+        INSTALL_METADATA: install_id(service),
+    }
+    async with AsyncOpenAI(api_key="k", base_url=service.openai_base_url) as client:
+        (in_flight,) = await BatchRunner(client).submit([late], meta)
+    result = await sweep_once()
+    assert result["cancelled"] == [in_flight.id]
+    openai_emu.advance(600)
+    assert (await sweep_once())["woken"] == [job.id]  # rather than its 30 s poll
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    completed = [b for b in openai_emu.state.batches.values() if b.status == "completed"]
+    assert {b.id for b in completed} == followed

@@ -130,6 +130,15 @@ async def submit_batches(
             }
             for s in await runner.submit(missing, metadata):
                 found[s.endpoint] = s
+            if not first_run and missing:
+                # The crashed run may have had a create in flight that committed after the
+                # search: look once more and cancel any second batch for a part.
+                keep = {s.id for s in found.values()}
+                again = await job_batches(runner, job_id, attempt, since, install)
+                extra = [b.id for b in again if b.id not in keep and b.endpoint in found]
+                if extra:
+                    log.warning("job %s: cancelling surplus batches %s", job_id, extra)
+                    await runner.cancel(extra)
         by_endpoint = {r.endpoint: r.custom_id for r in requests}
         at = time.time()
         return [
@@ -155,14 +164,32 @@ async def find_job_batches(
     since: float = 0.0,
     install: str | None = None,
 ) -> dict[str, SubmittedBatch]:
-    """Our batches for ``job_id`` and ``attempt`` (and ``install``: another install on the
-    same project may reuse a request id). The list is newest first, so the scan stops at
-    batches older than the job (``since``): for a new job that is one call."""
+    """Our batches for ``job_id`` and ``attempt``, the first found per endpoint."""
     found: dict[str, SubmittedBatch] = {}
+    for batch in await job_batches(runner, job_id, attempt, since, install):
+        if batch.endpoint not in found:
+            found[batch.endpoint] = SubmittedBatch(
+                batch.id, batch.endpoint, batch.model or "", batch.input_file_id
+            )
+    return found
+
+
+async def job_batches(
+    runner: BatchRunner,
+    job_id: str,
+    attempt: int = 0,
+    since: float = 0.0,
+    install: str | None = None,
+) -> list[Batch]:
+    """Every live batch for ``job_id`` and ``attempt`` (and ``install``: another install on
+    the same project may reuse a request id), newest first. The list is newest first, so
+    the scan stops at batches older than the job (``since``): for a new job that is one
+    call."""
+    matches: list[Batch] = []
     count = 0
     async for batch in runner.list_batches():
         count += 1
-        if batch.created_at < since:
+        if batch.created_at < since or count > 1000:
             break
         meta = batch.metadata or {}
         if (
@@ -171,14 +198,9 @@ async def find_job_batches(
             and (install is None or meta.get(INSTALL_METADATA) == install)
             # A batch cancelled because its sibling's create failed must be made again.
             and batch.status not in ("cancelling", "cancelled", "failed")
-            and batch.endpoint not in found
         ):
-            found[batch.endpoint] = SubmittedBatch(
-                batch.id, batch.endpoint, batch.model or "", batch.input_file_id
-            )
-        if count >= 1000 or len(found) == 2:
-            break
-    return found
+            matches.append(batch)
+    return matches
 
 
 @DBOS.step(name="cancel_batches")

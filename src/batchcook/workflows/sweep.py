@@ -26,7 +26,7 @@ from batchcook.generation.batch import BatchRunner
 from batchcook.workflows import executors, marks, watch
 from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import QUEUE, runtime
-from batchcook.workflows.steps import JOB_METADATA, Outcome, _guard
+from batchcook.workflows.steps import ATTEMPT_METADATA, JOB_METADATA, Outcome, _guard
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,16 @@ async def list_our_batches(since: float = 0.0) -> Outcome:
                 if job_id:
                     seen.append(b)
                     files = [f for f in (b.input_file_id, b.output_file_id, b.error_file_id) if f]
-                    mine = (b.metadata or {}).get(INSTALL_METADATA) == install
+                    meta = b.metadata or {}
                     ours.append(
                         {
                             "id": b.id,
                             "job": job_id,
                             "status": b.status,
                             "files": files,
-                            "mine": mine,
+                            "mine": meta.get(INSTALL_METADATA) == install,
+                            "endpoint": b.endpoint,
+                            "attempt": meta.get(ATTEMPT_METADATA, "0"),
                         }
                     )
         watch.current().remember(seen)
@@ -140,6 +142,21 @@ async def forget_marks() -> Outcome:
     return await _guard("forget_marks", work)
 
 
+def surplus(batch: dict[str, Any], record: dict[str, Any] | None) -> bool:
+    """Is ``batch`` a second one for a part its running job already follows another batch
+    for? That happens when a submit step crashed with a create in flight: its re-run did not
+    see that batch yet and made its own. Only one may run to completion (both would be paid),
+    and the job follows the one it recorded, so the other is cancelled."""
+    recorded = (record or {}).get("batches") or []
+    if any(b.get("id") == batch["id"] for b in recorded):
+        return False
+    return any(
+        b.get("endpoint") == batch.get("endpoint")
+        and str(b.get("attempt", 0)) == batch.get("attempt")
+        for b in recorded
+    )
+
+
 @DBOS.workflow(name="sweep")
 async def sweep(scheduled_at: datetime, context: Any) -> None:
     """The scheduled entry point: a full sweep (back to the 24 h window) once an hour."""
@@ -190,6 +207,8 @@ async def sweep_once(full: bool = True) -> dict[str, Any]:
             cancel.append(batch["id"])  # an orphan, or its job no longer wants it
         elif job_done and not active and mine and not kept:
             delete.extend(batch["files"])
+        elif not job_done and active and mine and surplus(batch, record):
+            cancel.append(batch["id"])  # a second batch for a part the job already has
         elif not job_done and not active and job_id not in woken:
             await DBOS.send_async(job_id, {"batch": batch["id"]}, topic=watch.WAKE_TOPIC)
             woken.append(job_id)
