@@ -266,7 +266,10 @@ def _report(job: Job, *, wait: bool, as_json: bool, on_server: bool) -> None:
 
 @app.command()
 def create(
-    prompt: str = typer.Argument(..., help="What to cook."),
+    prompt: str | None = typer.Argument(None, help="What to cook."),
+    file: str | None = typer.Option(
+        None, "--file", help="Prompts, one a line ('-': standard input): one job each, queued."
+    ),
     mode: str | None = typer.Option(None, help="batch, flex or standard (BATCHCOOK_MODE)."),
     db: str | None = typer.Option(None, help="Notion database id (NOTION_RECIPES_DATABASE_ID)."),
     request_id: str | None = typer.Option(None, help="Idempotency key: same id, same job."),
@@ -274,9 +277,65 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),
     server: str | None = typer.Option(None, help=SERVER_HELP),
 ) -> None:
-    """Create a recipe from a prompt."""
+    """Create a recipe from a prompt (or one per line of --file)."""
+    if (prompt is None) == (file is None):
+        err.print("[red]error:[/red] give a prompt, or --file with one prompt a line (not both)")
+        raise typer.Exit(2)
+    if file is not None:
+        _submit_file(file, mode, db, request_id, wait, as_json, server)
+        return
     job = {"kind": "create", "prompt": prompt, "mode": mode, "database_id": db}
     _submit({**job, "request_id": request_id}, wait, as_json, server)
+
+
+def _submit_file(
+    path: str,
+    mode: str | None,
+    db: str | None,
+    request_id: str | None,
+    wait: bool,
+    as_json: bool,
+    server: str | None,
+) -> None:
+    """All the prompts of a file as jobs, validated together first, then queued (or sent)."""
+    import sys
+    from pathlib import Path
+
+    from batchcook.cli_jobs import InputError, ServerClient, ServerError, queue_local
+    from batchcook.inputs import build_bulk, prompt_lines
+
+    if wait:
+        err.print("[red]error:[/red] --wait follows one job; follow these with `batchcook jobs`")
+        raise typer.Exit(2)
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        err.print(f"[red]error:[/red] cannot read {path}: {error}")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    try:
+        jobs = build_bulk(
+            prompt_lines(text), settings, mode=mode, database_id=db, request_id=request_id
+        )
+    except InputError as error:
+        err.print(f"[red]error:[/red] {path}: {error}")
+        raise typer.Exit(2) from None
+    url = server or settings.server_url
+
+    async def send() -> list[str]:
+        async with ServerClient(url or "", settings) as client:
+            return await client.submit_bulk(jobs)
+
+    try:
+        ids = asyncio.run(send()) if url else [j.id for j in jobs]
+        if not url:
+            queue_local(settings, jobs)
+    except ServerError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(ids) if as_json else "\n".join(ids))
+    where = "on the server" if url else "when a worker runs on this database"
+    err.print(f"{len(ids)} jobs started {where}; follow them with `batchcook jobs`")
 
 
 @app.command()

@@ -33,7 +33,15 @@ from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 
-__all__ = ["InputError", "ServerError", "build_job", "check_mode", "run_local", "run_on_server"]
+__all__ = [
+    "InputError",
+    "ServerError",
+    "build_job",
+    "check_mode",
+    "queue_local",
+    "run_local",
+    "run_on_server",
+]
 
 
 class ServerError(RuntimeError):
@@ -112,6 +120,22 @@ def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> 
         engine.shutdown()
 
 
+def queue_local(settings: Settings, jobs: list[Job]) -> None:
+    """Enqueue ``jobs`` on the system database for a worker (``create --file``)."""
+    from batchcook.workflows import engine
+
+    async def start_all() -> None:
+        for job in jobs:
+            await engine.start_job(job, enqueue=True)
+
+    use_cli_executor()
+    engine.launch(settings, worker=False)
+    try:
+        asyncio.run(start_all())
+    finally:
+        engine.shutdown()
+
+
 async def _run_local(settings: Settings, job: Job, wait: bool, console: Console) -> Job:
     from batchcook.workflows import engine
 
@@ -184,6 +208,15 @@ class ServerClient:
             body = {"page_id": job.page_id, "request": job.prompt, "mode": job.mode}
             answer = await self._call("POST", "/api/jobs/modify", json=body)
         return str(answer["job_id"])
+
+    async def submit_bulk(self, jobs: list[Job]) -> list[str]:
+        items = [
+            {"prompt": j.prompt, "mode": j.mode, "request_id": j.id.removeprefix("create-")}
+            for j in jobs
+        ]
+        body = {"prompts": items, "db": jobs[0].database_id if jobs else None}
+        answer = await self._call("POST", "/api/recipes/bulk", json=body)
+        return [str(item["job_id"]) for item in answer["jobs"]]
 
     async def job(self, job_id: str) -> Job | None:
         data = await self._call("GET", f"/api/jobs/{job_id}")

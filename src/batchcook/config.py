@@ -147,6 +147,11 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]+$",
         validation_alias=AliasChoices("BATCHCOOK_INSTALL_ID", "install_id"),
     )
+    max_bulk_prompts: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias=AliasChoices("BATCHCOOK_MAX_BULK_PROMPTS", "max_bulk_prompts"),
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

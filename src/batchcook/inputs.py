@@ -119,3 +119,58 @@ def build_job(
         database_id=check_notion_id(database_id, "db") or settings.notion_recipes_database_id,
         page_id=page,
     )
+
+
+def prompt_lines(text: str) -> list[str]:
+    """The prompts of a file given to ``create --file``: one a line, blank lines and lines
+    starting with ``#`` skipped."""
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def build_bulk(
+    items: Any,
+    settings: Settings,
+    *,
+    mode: Any = None,
+    database_id: Any = None,
+    request_id: Any = None,
+) -> list[Job]:
+    """One job per prompt, all validated before any starts (one bad prompt starts none).
+
+    ``items`` are prompts, or objects ``{"prompt", "mode", "request_id"}`` overriding the
+    shared mode; a shared ``request_id`` makes item *i*'s id ``<request_id>-<i>``, so sending
+    the same list again starts nothing new."""
+    if not isinstance(items, list) or not items:
+        raise InputError("'prompts' must be a non-empty list of prompts", "prompts")
+    if len(items) > settings.max_bulk_prompts:
+        raise InputError(
+            f"{len(items):,} prompts; the limit is {settings.max_bulk_prompts:,} a request "
+            "(BATCHCOOK_MAX_BULK_PROMPTS): send them in several requests",
+            "prompts",
+        )
+    shared = check_request_id(request_id)
+    jobs: list[Job] = []
+    for i, item in enumerate(items):
+        fields = item if isinstance(item, dict) else {"prompt": item}
+        own = fields.get("request_id")
+        try:
+            jobs.append(
+                build_job(
+                    "create",
+                    fields.get("prompt"),
+                    settings,
+                    mode=fields.get("mode", mode),
+                    database_id=database_id,
+                    request_id=own if own is not None else (f"{shared}-{i}" if shared else None),
+                )
+            )
+        except InputError as error:
+            raise InputError(f"prompt {i + 1}: {error.message}", f"prompts[{i}]") from None
+    ids = [job.id for job in jobs]
+    if len(set(ids)) != len(ids):
+        raise InputError("two prompts have the same request_id", "prompts")
+    return jobs

@@ -160,6 +160,31 @@ def test_bad_input_is_a_precise_4xx_and_reaches_nothing(
     assert httpx.get(f"{url}/api/jobs", headers=AUTH).status_code == 200
 
 
+def test_bulk_creates_one_job_a_prompt_all_or_nothing(
+    api: tuple[str, Settings], openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    url, _ = api
+    rid = uuid.uuid4().hex
+    bad = httpx.post(
+        f"{url}/api/recipes/bulk",
+        json={"prompts": ["ramen", "", "pho"], "request_id": rid},
+        headers=AUTH,
+    )
+    assert bad.status_code == 422 and "prompt 2: the prompt is empty" in bad.text
+    body = {"prompts": ["ramen", {"prompt": "pho", "mode": "standard"}], "request_id": rid}
+    first = httpx.post(f"{url}/api/recipes/bulk", json=body, headers=AUTH)
+    assert first.status_code == 202, first.text
+    ids = [j["job_id"] for j in first.json()["jobs"]]
+    assert ids == [f"create-{rid}-0", f"create-{rid}-1"]
+    done = [wait_job(url, job_id) for job_id in ids]
+    assert [j["status"] for j in done] == ["succeeded", "succeeded"], done
+    assert [j["mode"] for j in done] == ["batch", "standard"]
+    again = httpx.post(f"{url}/api/recipes/bulk", json=body, headers=AUTH)
+    assert [j["job_id"] for j in again.json()["jobs"]] == ids
+    assert len(openai_emu.state.batches) == 2  # only the batch-mode prompt made batches
+    assert len(notion_emu.pages()) == 2
+
+
 def test_bodies_are_limited_before_they_are_read(
     api: tuple[str, Settings], openai_emu: OpenAIEmulator
 ) -> None:

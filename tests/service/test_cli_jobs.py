@@ -94,3 +94,35 @@ def test_bad_input_exits_2_before_anything_reaches_openai(
     assert message in " ".join(out.stderr.split())
     assert openai.calls == {} and notion.journal == []
     assert not (tmp_path / "system.sqlite").exists()  # not even the database was opened
+
+
+def test_create_from_a_file_queues_one_job_a_prompt(world: World) -> None:
+    prompts = world.tmp / "prompts.txt"
+    prompts.write_text("# dinner party\nmushroom risotto\n\n  tiramisu  \ngazpacho\n")
+    args = ("create", "--file", str(prompts), "--request-id", "party", "--json")
+    queued = run(batchcook(*args), world.env, world.tmp)
+    assert queued.returncode == 0, queued.stdout + queued.stderr
+    assert json.loads(queued.stdout) == ["create-party-0", "create-party-1", "create-party-2"]
+    listed = run(batchcook("jobs", "--status", "queued", "--json"), world.env, world.tmp)
+    assert sorted(j["prompt"] for j in json.loads(listed.stdout)) == [
+        "gazpacho",
+        "mushroom risotto",
+        "tiramisu",
+    ]
+    again = run(batchcook(*args), world.env, world.tmp)  # the same file again: the same jobs
+    assert json.loads(again.stdout) == json.loads(queued.stdout)
+    assert world.openai.calls == {}  # queued for a worker: nothing sent yet
+
+
+def test_a_file_with_one_bad_prompt_starts_nothing(tmp_path: Path) -> None:
+    openai, notion = OpenAIEmulator(), NotionEmulator()
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("ramen\n" + "x" * 2001 + "\npho\n")
+    with serve(openai.app) as openai_url, serve(notion.app) as notion_url:
+        database = f"sqlite:///{tmp_path / 'system.sqlite'}"
+        env = process_env(database, tmp_path, openai_url, notion_url, notion)
+        out = run(batchcook("create", "--file", str(prompts)), env, tmp_path)
+        both = run(batchcook("create", "soup", "--file", str(prompts)), env, tmp_path)
+    assert out.returncode == 2 and "prompt 2: the prompt is 2,001 characters" in out.stderr
+    assert both.returncode == 2 and "not both" in both.stderr
+    assert openai.calls == {} and not (tmp_path / "system.sqlite").exists()

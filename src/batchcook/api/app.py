@@ -25,7 +25,7 @@ from batchcook.api import webhook
 from batchcook.api.limits import BodyLimit, BodyTooLarge
 from batchcook.api.redact import redact_access_log
 from batchcook.config import Settings
-from batchcook.inputs import InputError, build_job
+from batchcook.inputs import InputError, build_bulk, build_job
 from batchcook.jobs import JOB_STATUSES, Job, new_job_id
 from batchcook.stores.notion.errors import NotionAPIError
 from batchcook.workflows import engine, marks
@@ -144,6 +144,31 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         )
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe creation in progress")
+
+    @app.post("/api/recipes/bulk")
+    async def create_bulk(request: Request) -> JSONResponse:
+        """Many recipes in one request: one job per prompt, all validated first."""
+        authorize(request)
+        body = await json_body(request)
+        jobs = build_bulk(
+            body.get("prompts"),
+            settings,
+            mode=body.get("mode"),
+            database_id=body.get("db"),
+            request_id=body.get("request_id"),
+        )
+        for job in jobs:
+            await engine.start_job(job)
+        return SafeJSONResponse(
+            {
+                "message": f"{len(jobs)} recipe creations in progress",
+                "jobs": [
+                    {"job_id": j.id, "status_url": str(request.url_for("get_job", job_id=j.id))}
+                    for j in jobs
+                ],
+            },
+            status_code=202,
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
