@@ -210,7 +210,13 @@ def worker() -> None:
     run_worker(_settings(), err)
 
 
-def _submit(job_args: dict[str, Any], wait: bool, as_json: bool, server: str | None) -> None:
+def _submit(
+    job_args: dict[str, Any],
+    wait: bool,
+    as_json: bool,
+    server: str | None,
+    dry_run: bool = False,
+) -> None:
     """Shared by create and modify: validate, run (here or on a server), report, exit."""
     from batchcook.cli_jobs import InputError, ServerError, build_job, run_local, run_on_server
 
@@ -220,7 +226,12 @@ def _submit(job_args: dict[str, Any], wait: bool, as_json: bool, server: str | N
     except InputError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
+    if dry_run:
+        _print_estimate([job], settings, as_json)
+        return
     url = server or settings.server_url
+    if not url:
+        _admit([job], settings)
     try:
         if url:
             done = asyncio.run(run_on_server(url, settings, job, wait=wait, console=err))
@@ -276,16 +287,53 @@ def create(
     wait: bool = typer.Option(False, "--wait", help="Follow the job until it ends."),
     as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),
     server: str | None = typer.Option(None, help=SERVER_HELP),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what it would cost at most; send nothing."
+    ),
 ) -> None:
     """Create a recipe from a prompt (or one per line of --file)."""
     if (prompt is None) == (file is None):
         err.print("[red]error:[/red] give a prompt, or --file with one prompt a line (not both)")
         raise typer.Exit(2)
     if file is not None:
-        _submit_file(file, mode, db, request_id, wait, as_json, server)
+        _submit_file(file, mode, db, request_id, wait, as_json, server, dry_run)
         return
     job = {"kind": "create", "prompt": prompt, "mode": mode, "database_id": db}
-    _submit({**job, "request_id": request_id}, wait, as_json, server)
+    _submit({**job, "request_id": request_id}, wait, as_json, server, dry_run)
+
+
+def _print_estimate(jobs: list[Job], settings: Settings, as_json: bool) -> None:
+    """``--dry-run``: the most the jobs can cost, from the catalog; nothing is sent."""
+    from batchcook.budget import estimate_job
+
+    estimates = [estimate_job(job, settings) for job in jobs]
+    total = sum(e.usd for e in estimates)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"usd_at_most": round(total, 6), "estimates": [e.public() for e in estimates]},
+                indent=2,
+            )
+        )
+        return
+    for job, est in zip(jobs, estimates, strict=True):
+        for part in est.parts:
+            typer.echo(
+                f"{job.prompt[:40]!r:<42} {part.model:<16} {part.tier:<8} "
+                f"in {part.input_tokens:>6,} out ≤ {part.output_tokens:>6,}  ≤ ${part.usd:.4f}"
+            )
+    typer.echo(f"at most ${total:.4f} for {len(jobs)} job(s); dry run: nothing was sent")
+
+
+def _admit(jobs: list[Job], settings: Settings) -> None:
+    """The budget caps, checked here for jobs run on this database (a server checks its own)."""
+    from batchcook.budget import BudgetExceeded, admit
+
+    try:
+        admit(jobs, settings)
+    except BudgetExceeded as refused:
+        err.print(f"[red]error:[/red] {refused}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _submit_file(
@@ -296,6 +344,7 @@ def _submit_file(
     wait: bool,
     as_json: bool,
     server: str | None,
+    dry_run: bool = False,
 ) -> None:
     """All the prompts of a file as jobs, validated together first, then queued (or sent)."""
     import sys
@@ -320,7 +369,12 @@ def _submit_file(
     except InputError as error:
         err.print(f"[red]error:[/red] {path}: {error}")
         raise typer.Exit(2) from None
+    if dry_run:
+        _print_estimate(jobs, settings, as_json)
+        return
     url = server or settings.server_url
+    if not url:
+        _admit(jobs, settings)
 
     async def send() -> list[str]:
         async with ServerClient(url or "", settings) as client:
@@ -391,7 +445,8 @@ def jobs(
         typer.echo(json.dumps(records[0] if job_id else records, indent=2))
         return
     for j in found:
-        line = f"{j.id}  {j.status:<10} {j.kind:<6} {j.created_at}  {j.prompt[:50]!r}"
+        cost = f"${j.cost_usd:.4f}"
+        line = f"{j.id}  {j.status:<10} {j.kind:<6} {j.created_at}  {cost}  {j.prompt[:50]!r}"
         if j.page_url:
             line += f"  {j.page_url}"
         if j.error:

@@ -147,6 +147,16 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]+$",
         validation_alias=AliasChoices("BATCHCOOK_INSTALL_ID", "install_id"),
     )
+    daily_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_DAILY_BUDGET_USD", "daily_budget_usd"),
+    )
+    monthly_budget_usd: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_MONTHLY_BUDGET_USD", "monthly_budget_usd"),
+    )
     max_bulk_prompts: int = Field(
         default=1000,
         ge=1,

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from batchcook.api.app import create_app
 from batchcook.api.webhook import reset_verification_token, sign
 from batchcook.config import Settings
+from batchcook.jobs import Job
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
 from batchcook.testing.server import serve
@@ -419,3 +420,51 @@ def test_openai_webhook_wakes_the_job_and_forgeries_are_refused(
         assert first.status_code == replay.status_code == 200
         assert "woke job" in first.json()["message"]
         assert "already handled" in replay.json()["message"]
+
+
+def test_dry_run_estimates_and_sends_nothing(
+    api: tuple[str, Settings], openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    url, _ = api
+    r = httpx.post(f"{url}/api/recipes?dry_run=1", json={"prompt": "paella"}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    estimate = r.json()
+    assert estimate["message"] == "dry run: nothing was sent"
+    [parts] = [e["parts"] for e in estimate["estimates"]]
+    assert [(p["endpoint"], p["tier"]) for p in parts] == [
+        ("/v1/responses", "batch"),
+        ("/v1/images/generations", "batch"),
+    ]
+    assert openai_emu.calls == {}
+    assert httpx.get(f"{url}/api/jobs", headers=AUTH).json()["jobs"] == []
+    # The estimate is an upper bound of what the job then costs.
+    created = httpx.post(f"{url}/api/recipes", json={"prompt": "paella"}, headers=AUTH).json()
+    done = wait_job(url, created["job_id"])
+    assert 0 < done["cost_usd"] <= estimate["usd_at_most"]
+
+
+def test_budget_cap_refuses_before_anything_is_sent(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    from batchcook import budget
+    from batchcook.workflows import spend
+
+    spent = spend.spent_since(service.database(), budget.periods(time.time())["daily"])
+    one = budget.estimate_job(
+        Job(id="create-x", kind="create", prompt="ramen", mode="batch"), service
+    ).usd
+    capped = service.model_copy(update={"daily_budget_usd": spent + 1.5 * one})
+    with serve(create_app(capped, manage_engine=False)) as url:
+        first = httpx.post(f"{url}/api/recipes", json={"prompt": "ramen"})
+        assert first.status_code == 202, first.text
+        second = httpx.post(f"{url}/api/recipes", json={"prompt": "udon"})
+        assert second.status_code == 429
+        error = second.json()["error"]
+        assert error["code"] == "budget_exceeded"
+        assert "BATCHCOOK_DAILY_BUDGET_USD" in error["message"] and "today" in error["message"]
+        done = wait_job(url, first.json()["job_id"])
+        assert done["status"] == "succeeded", done["error"]
+        assert len(openai_emu.state.batches) == 2  # the first job's; none for the refused one
+        # The actual cost replaced the reservation, so the day's spend is what was paid.
+        after = spend.spent_since(service.database(), budget.periods(time.time())["daily"])
+        assert after == pytest.approx(spent + done["cost_usd"], abs=1e-5)

@@ -126,3 +126,20 @@ def test_a_file_with_one_bad_prompt_starts_nothing(tmp_path: Path) -> None:
     assert out.returncode == 2 and "prompt 2: the prompt is 2,001 characters" in out.stderr
     assert both.returncode == 2 and "not both" in both.stderr
     assert openai.calls == {} and not (tmp_path / "system.sqlite").exists()
+
+
+def test_dry_run_and_budget_cap_send_nothing(tmp_path: Path) -> None:
+    openai, notion = OpenAIEmulator(), NotionEmulator()
+    with serve(openai.app) as openai_url, serve(notion.app) as notion_url:
+        database = f"sqlite:///{tmp_path / 'system.sqlite'}"
+        env = process_env(database, tmp_path, openai_url, notion_url, notion)
+        dry = run(batchcook("create", "make me soup", "--dry-run", "--json"), env, tmp_path)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert json.loads(dry.stdout)["usd_at_most"] > 0
+        assert not (tmp_path / "system.sqlite").exists()  # nothing opened, nothing sent
+        capped = {**env, "BATCHCOOK_DAILY_BUDGET_USD": "0.001"}
+        refused = run(batchcook("create", "make me soup", "--wait"), capped, tmp_path)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = " ".join(refused.stderr.split())
+    assert "BATCHCOOK_DAILY_BUDGET_USD is $0.00" in message and "Nothing was sent" in message
+    assert openai.calls == {} and notion.journal == []

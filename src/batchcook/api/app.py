@@ -7,6 +7,7 @@ precise status, and nothing reaches OpenAI unless the request is valid.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -20,7 +21,7 @@ from dbos import DBOS
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from batchcook import metrics
+from batchcook import budget, metrics
 from batchcook.api import webhook
 from batchcook.api.limits import BodyLimit, BodyTooLarge
 from batchcook.api.redact import redact_access_log
@@ -133,6 +134,26 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             {"message": message, "job_id": job_id, "status_url": url}, status_code=202
         )
 
+    def dry_run(request: Request) -> bool:
+        return request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
+
+    async def admit_or_estimate(request: Request, jobs: list[Job]) -> JSONResponse | None:
+        """The dry-run answer, or None once the jobs are admitted under the budget caps."""
+        if dry_run(request):
+            estimates = [budget.estimate_job(job, settings) for job in jobs]
+            return SafeJSONResponse(
+                {
+                    "message": "dry run: nothing was sent",
+                    "usd_at_most": round(sum(e.usd for e in estimates), 6),
+                    "estimates": [e.public() for e in estimates],
+                }
+            )
+        try:
+            await asyncio.to_thread(budget.admit, jobs, settings)
+        except budget.BudgetExceeded as refused:
+            raise HTTPProblem(429, str(refused), code=refused.code) from None
+        return None
+
     async def start_create(request: Request, fields: dict[str, Any]) -> JSONResponse:
         job = build_job(
             "create",
@@ -142,6 +163,9 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             database_id=fields.get("db"),
             request_id=fields.get("request_id"),
         )
+        answer = await admit_or_estimate(request, [job])
+        if answer is not None:
+            return answer
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe creation in progress")
 
@@ -157,6 +181,9 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             database_id=body.get("db"),
             request_id=body.get("request_id"),
         )
+        answer = await admit_or_estimate(request, jobs)
+        if answer is not None:
+            return answer
         for job in jobs:
             await engine.start_job(job)
         return SafeJSONResponse(
@@ -205,6 +232,9 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             request_id=body.get("request_id"),
             page_id=body.get("page_id"),
         )
+        answer = await admit_or_estimate(request, [job])
+        if answer is not None:
+            return answer
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe modification in progress")
 
@@ -279,6 +309,11 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         job = Job(
             id=new_job_id("modify", comment_id), kind="modify", prompt=change, page_id=page_id
         )
+        try:
+            await asyncio.to_thread(budget.admit, [job], settings)
+        except budget.BudgetExceeded as refused:
+            log.warning("#modify on page %s refused: %s", page_id, refused)
+            return SafeJSONResponse({"message": f"ignored: {refused}"})  # Notion retries 4xx
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe modification in progress")
 

@@ -17,7 +17,7 @@ from openai import AsyncOpenAI
 from batchcook import metrics
 from batchcook.config import Settings
 from batchcook.jobs import Job
-from batchcook.workflows import executors, marks, recipes, sweep, watch
+from batchcook.workflows import executors, marks, recipes, spend, sweep, watch
 from batchcook.workflows.runtime import QUEUE, SWEEP_QUEUE, StoreFactory, configure
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ def shutdown() -> None:
         _heartbeat = None
     watch.stop()
     marks.dispose()
+    spend.dispose()
     DBOS.destroy(destroy_registry=False)
 
 

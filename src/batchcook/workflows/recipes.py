@@ -45,6 +45,7 @@ async def fail(job: Job, error: dict[str, Any]) -> dict[str, Any]:
     job.error = JobError.model_validate(error)
     if job.kind == "create" and job.page_id:
         await steps.mark_failed(job.id, job.error.message, job.database_id)
+    await steps.settle_spend(job.id, job.cost_usd)  # what was paid before failing
     job.finished_at = now()
     await publish(job)
     return job.model_dump(mode="json")
@@ -121,6 +122,7 @@ async def _succeed(job: Job, page: dict[str, str], generated: dict[str, Any]) ->
     job.page_id, job.page_url = page["id"], page["url"]
     if generated.get("submitted"):
         await steps.cleanup_files(generated["submitted"])  # a failure here only leaks files
+    await steps.settle_spend(job.id, job.cost_usd)
     job.status = "succeeded"
     job.finished_at = now()
     await publish(job)

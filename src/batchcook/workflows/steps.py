@@ -38,7 +38,7 @@ from batchcook.jobs import BatchState, Cost
 from batchcook.recipes.schema import Recipe
 from batchcook.stores import Image
 from batchcook.transient import is_transient
-from batchcook.workflows import marks, watch
+from batchcook.workflows import marks, spend, watch
 from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import runtime
 
@@ -439,6 +439,16 @@ async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
         return len(files)
 
     return await _guard("cleanup_files", work)
+
+
+@DBOS.step(name="settle_spend")
+async def settle_spend(job_id: str, usd: float) -> Outcome:
+    """The job's actual cost replaces its reserved estimate in the spend ledger (budgets)."""
+
+    async def work() -> None:
+        await asyncio.to_thread(spend.settle, runtime().settings.database(), job_id, usd)
+
+    return await _guard("settle_spend", work)
 
 
 @DBOS.step(name="write_placeholder")

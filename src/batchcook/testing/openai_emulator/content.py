@@ -22,18 +22,12 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from batchcook.generation.catalog import ModelInfo
+from batchcook.generation.estimate import IMAGE_OUTPUT_TOKENS
 from batchcook.testing.openai_emulator.validation import image_dimensions
 
 REASONING_TOKENS = {"none": 0, "minimal": 0, "low": 64, "medium": 256, "high": 1024, "xhigh": 2048}
-# Output tokens per image (image guide table for the GPT image models; used for gpt-image-2 too).
-IMAGE_TOKENS = {
-    ("low", 1024 * 1024): 272,
-    ("medium", 1024 * 1024): 1056,
-    ("high", 1024 * 1024): 4160,
-    ("low", 1536 * 1024): 400,
-    ("medium", 1536 * 1024): 1568,
-    ("high", 1536 * 1024): 6208,
-}
+# Output tokens per image: the same table the service estimates costs with.
+IMAGE_TOKENS = IMAGE_OUTPUT_TOKENS
 
 
 def tokens(text: str) -> int:

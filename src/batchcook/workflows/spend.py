@@ -1,0 +1,90 @@
+"""What jobs spend, kept as jobs start and end, so a budget check is one small query.
+
+A job reserves its estimate (an upper bound) when it is admitted, and its actual cost
+replaces the estimate when it ends. Spend in a period is then the sum over the jobs created
+in it: actual costs for finished jobs, estimates for running ones. Reading every job record
+instead would grow with the number of jobs (as the metrics scrape did).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import Boolean, Column, Float, MetaData, String, Table, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from batchcook.workflows.executors import connect
+
+metadata = MetaData()
+spend = Table(
+    "batchcook_spend",
+    metadata,
+    Column("job_id", String(200), primary_key=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("usd", Float, nullable=False),
+    Column("final", Boolean, nullable=False, default=False),
+)
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _engine(url: str) -> Engine:
+    with _lock:
+        if url not in _engines:
+            _engines[url] = connect(url, metadata)
+        return _engines[url]
+
+
+def spent_since(url: str, since: float) -> float:
+    """USD of the jobs created since ``since`` (epoch seconds): actual or reserved."""
+    with _engine(url).begin() as conn:
+        total = conn.execute(
+            select(func.coalesce(func.sum(spend.c.usd), 0.0)).where(spend.c.created_at >= since)
+        ).scalar_one()
+    return float(total)
+
+
+def known(url: str, job_id: str) -> bool:
+    with _engine(url).begin() as conn:
+        return (
+            conn.execute(select(spend.c.job_id).where(spend.c.job_id == job_id)).first() is not None
+        )
+
+
+def reserve(url: str, job_id: str, usd: float, at: float | None = None) -> bool:
+    """Reserve ``usd`` for a new job; False when the job was admitted before (same id)."""
+    try:
+        with _engine(url).begin() as conn:
+            conn.execute(
+                spend.insert().values(
+                    job_id=job_id,
+                    created_at=time.time() if at is None else at,
+                    usd=usd,
+                    final=False,
+                )
+            )
+        return True
+    except IntegrityError:
+        return False
+
+
+def settle(url: str, job_id: str, usd: float) -> None:
+    """The job ended: its actual cost replaces the reservation (a job never admitted through
+    a budget check, e.g. one started by the library, is recorded now)."""
+    with _engine(url).begin() as conn:
+        done = conn.execute(
+            update(spend).where(spend.c.job_id == job_id).values(usd=usd, final=True)
+        )
+        if not done.rowcount:
+            conn.execute(
+                spend.insert().values(job_id=job_id, created_at=time.time(), usd=usd, final=True)
+            )
+
+
+def dispose() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
