@@ -456,6 +456,38 @@ def jobs(
         err.print("no jobs")
 
 
+@app.command()
+def cancel(
+    job_id: str = typer.Argument(..., help="The job to stop."),
+    as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),
+    server: str | None = typer.Option(None, help=SERVER_HELP),
+) -> None:
+    """Stop a running job and cancel its unfinished batches (finished lines stay billed)."""
+    from batchcook.cli_jobs import ServerClient, ServerError, cancel_local
+
+    settings = _settings()
+    url = server or settings.server_url
+
+    async def remote() -> tuple[Job | None, bool]:
+        async with ServerClient(url or "", settings) as client:
+            return await client.cancel(job_id), True  # the server answers 409 if it ended
+
+    try:
+        job, stopped = asyncio.run(remote()) if url else cancel_local(settings, job_id)
+    except ServerError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    if job is None:
+        err.print(f"[red]error:[/red] no job {job_id!r}")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(job.public(), indent=2))
+    elif stopped:
+        typer.echo(f"{job.id} cancelled")
+    else:
+        typer.echo(f"{job.id} already ended ({job.status}): nothing to cancel")
+
+
 # --- Notion -------------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "InputError",
     "ServerError",
     "build_job",
+    "cancel_local",
     "check_mode",
     "queue_local",
     "run_local",
@@ -136,6 +137,25 @@ def queue_local(settings: Settings, jobs: list[Job]) -> None:
         engine.shutdown()
 
 
+def cancel_local(settings: Settings, job_id: str) -> tuple[Job | None, bool]:
+    """Cancel a job of this system database from here (its batches too): the job, and
+    whether this call stopped it (False: it had already ended)."""
+    from batchcook.workflows import engine
+
+    async def cancel() -> tuple[Job | None, bool]:
+        before = await engine.get_job(job_id)
+        if before is None or before.status in TERMINAL_STATUSES:
+            return before, False
+        return await engine.cancel_job(job_id), True
+
+    use_cli_executor()
+    engine.launch(settings, worker=False)
+    try:
+        return asyncio.run(cancel())
+    finally:
+        engine.shutdown()
+
+
 async def _run_local(settings: Settings, job: Job, wait: bool, console: Console) -> Job:
     from batchcook.workflows import engine
 
@@ -217,6 +237,10 @@ class ServerClient:
         body = {"prompts": items, "db": jobs[0].database_id if jobs else None}
         answer = await self._call("POST", "/api/recipes/bulk", json=body)
         return [str(item["job_id"]) for item in answer["jobs"]]
+
+    async def cancel(self, job_id: str) -> Job | None:
+        data = await self._call("POST", f"/api/jobs/{job_id}/cancel")
+        return None if data is None else Job.model_validate(data)
 
     async def job(self, job_id: str) -> Job | None:
         data = await self._call("GET", f"/api/jobs/{job_id}")

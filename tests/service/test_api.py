@@ -468,3 +468,22 @@ def test_budget_cap_refuses_before_anything_is_sent(
         # The actual cost replaced the reservation, so the day's spend is what was paid.
         after = spend.spent_since(service.database(), budget.periods(time.time())["daily"])
         assert after == pytest.approx(spent + done["cost_usd"], abs=1e-5)
+
+
+def test_cancel_stops_the_job_and_its_batches(
+    api: tuple[str, Settings], openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    url, _ = api
+    openai_emu.faults.default_batch = BatchPlan(in_progress=3600)
+    created = httpx.post(f"{url}/api/recipes", json={"prompt": "cassoulet"}, headers=AUTH).json()
+    wait_job(url, created["job_id"], ("generating",))
+    r = httpx.post(f"{url}/api/jobs/{created['job_id']}/cancel", headers=AUTH)
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert job["status"] == "failed" and job["error"]["type"] == "JobCancelled"
+    assert {b.status for b in openai_emu.state.batches.values()} <= {"cancelling", "cancelled"}
+    assert len(openai_emu.state.batches) == 2
+    again = httpx.post(f"{url}/api/jobs/{created['job_id']}/cancel", headers=AUTH)
+    assert again.status_code == 409 and "already ended" in again.json()["error"]["message"]
+    assert httpx.post(f"{url}/api/jobs/create-nope/cancel", headers=AUTH).status_code == 404
+    assert notion_emu.pages() == []

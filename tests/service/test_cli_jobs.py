@@ -143,3 +143,18 @@ def test_dry_run_and_budget_cap_send_nothing(tmp_path: Path) -> None:
     message = " ".join(refused.stderr.split())
     assert "BATCHCOOK_DAILY_BUDGET_USD is $0.00" in message and "Nothing was sent" in message
     assert openai.calls == {} and notion.journal == []
+
+
+def test_cancel_a_queued_job(world: World) -> None:
+    queued = run(batchcook("create", "coq au vin", "--request-id", "c1"), world.env, world.tmp)
+    assert queued.returncode == 0, queued.stderr
+    cancelled = run(batchcook("cancel", "create-c1"), world.env, world.tmp)
+    assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
+    assert cancelled.stdout.strip() == "create-c1 cancelled"
+    again = run(batchcook("cancel", "create-c1"), world.env, world.tmp)
+    assert "already ended (failed)" in again.stdout
+    shown = json.loads(run(batchcook("jobs", "create-c1", "--json"), world.env, world.tmp).stdout)
+    assert shown["status"] == "failed" and shown["error"]["type"] == "JobCancelled"
+    missing = run(batchcook("cancel", "create-nope"), world.env, world.tmp)
+    assert missing.returncode == 1 and "no job 'create-nope'" in missing.stderr
+    assert world.openai.calls == {}

@@ -27,7 +27,7 @@ from batchcook.api.limits import BodyLimit, BodyTooLarge
 from batchcook.api.redact import redact_access_log
 from batchcook.config import Settings
 from batchcook.inputs import InputError, build_bulk, build_job
-from batchcook.jobs import JOB_STATUSES, Job, new_job_id
+from batchcook.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job, new_job_id
 from batchcook.stores.notion.errors import NotionAPIError
 from batchcook.workflows import engine, marks
 from batchcook.workflows.orphans import adopt_orphans
@@ -360,6 +360,21 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         job = await engine.get_job(job_id)
         if job is None:
             raise HTTPProblem(404, f"no job {job_id!r}")
+        return SafeJSONResponse(job.public())
+
+    @app.post("/api/jobs/{job_id}/cancel")
+    async def cancel_job(request: Request, job_id: str) -> JSONResponse:
+        """Stop a running job and its unfinished batches (their finished lines stay billed)."""
+        authorize(request)
+        before = await engine.get_job(job_id)
+        if before is None:
+            raise HTTPProblem(404, f"no job {job_id!r}")
+        if before.status in TERMINAL_STATUSES:
+            raise HTTPProblem(
+                409, f"job {job_id} already ended ({before.status}): nothing to cancel"
+            )
+        job = await engine.cancel_job(job_id)
+        assert job is not None
         return SafeJSONResponse(job.public())
 
     @app.get("/api/jobs")

@@ -16,9 +16,10 @@ from openai import AsyncOpenAI
 
 from batchcook import metrics
 from batchcook.config import Settings
-from batchcook.jobs import Job
+from batchcook.generation.batch import BatchRunner
+from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows import executors, marks, recipes, spend, sweep, watch
-from batchcook.workflows.runtime import QUEUE, SWEEP_QUEUE, StoreFactory, configure
+from batchcook.workflows.runtime import QUEUE, SWEEP_QUEUE, StoreFactory, configure, runtime
 
 log = logging.getLogger(__name__)
 WORKFLOWS = {"create": recipes.create_recipe, "modify": recipes.modify_recipe}
@@ -160,12 +161,35 @@ async def get_job(job_id: str) -> Job | None:
         "failed",
     ):
         job.status = "failed"
+        if status.status == "CANCELLED":
+            job.error = job.error or recipes.JobError(
+                step="workflow",
+                message="cancelled on request (batchcook cancel or POST /api/jobs/{id}/cancel); "
+                "its unfinished batches were cancelled",
+                type="JobCancelled",
+            )
         job.error = job.error or recipes.JobError(
             step="workflow",
             message=f"workflow ended {status.status}: {status.error}",
             type="WorkflowError",
         )
     return job
+
+
+async def cancel_job(job_id: str) -> Job | None:
+    """Stop a running job: its workflow ends at its next step, and its batches that have not
+    finished are cancelled on OpenAI (a cancelled batch still returns the lines it finished,
+    and is billed only for those). A finished job is left as it is. None: no such job."""
+    job = await get_job(job_id)
+    if job is None or job.status in TERMINAL_STATUSES:
+        return job
+    await DBOS.cancel_workflow_async(job_id)
+    watch.current().unwatch(job_id)
+    open_batches = [b.id for b in job.batches if b.status not in recipes.TERMINAL]
+    if open_batches:
+        async with runtime().openai() as client:
+            await BatchRunner(client).cancel(open_batches)
+    return await get_job(job_id)
 
 
 async def list_jobs(status: str | None = None, limit: int = 50) -> list[Job]:
