@@ -457,6 +457,45 @@ def jobs(
 
 
 @app.command()
+def retry(
+    job_id: str = typer.Argument(..., help="The failed job to try again."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the new attempt until it ends."),
+    as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),
+    server: str | None = typer.Option(None, help=SERVER_HELP),
+) -> None:
+    """Try a failed job again, reusing every result it paid for (only what is missing is
+    generated: the image when only the image failed; nothing when only the page write did)."""
+    from batchcook.budget import BudgetExceeded
+    from batchcook.cli_jobs import ServerClient, ServerError, follow, retry_local
+    from batchcook.workflows.engine import NotRetryable
+
+    settings = _settings()
+    url = server or settings.server_url
+
+    async def remote() -> Job | None:
+        async with ServerClient(url or "", settings) as client:
+            new_id = await client.retry(job_id)
+            if wait:
+                return await follow(new_id, client.job, err, interval=1.0)
+            return await client.job(new_id)
+
+    try:
+        job = (
+            asyncio.run(remote()) if url else retry_local(settings, job_id, wait=wait, console=err)
+        )
+    except (ServerError, NotRetryable) as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    except BudgetExceeded as refused:
+        err.print(f"[red]error:[/red] {refused}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if job is None:
+        err.print(f"[red]error:[/red] no job {job_id!r}")
+        raise typer.Exit(1)
+    _report(job, wait=wait, as_json=as_json, on_server=bool(url))
+
+
+@app.command()
 def cancel(
     job_id: str = typer.Argument(..., help="The job to stop."),
     as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),

@@ -40,6 +40,7 @@ __all__ = [
     "cancel_local",
     "check_mode",
     "queue_local",
+    "retry_local",
     "run_local",
     "run_on_server",
 ]
@@ -133,6 +134,34 @@ def queue_local(settings: Settings, jobs: list[Job]) -> None:
     engine.launch(settings, worker=False)
     try:
         asyncio.run(start_all())
+    finally:
+        engine.shutdown()
+
+
+def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console) -> Job | None:
+    """Start a retry of a failed job of this system database; with ``wait``, run it here."""
+    from batchcook.workflows import engine
+
+    async def retry() -> Job | None:
+        from batchcook.budget import admit
+
+        if wait:
+            await adopt_orphans()
+        old = await engine.get_job(job_id)
+        if old is None:
+            return None
+        job = engine.new_attempt(old)
+        await asyncio.to_thread(admit, [job], settings)  # at most what it costs anew
+        await engine.start_job(job, enqueue=not wait)
+        if not wait:
+            return await engine.get_job(job.id) or job
+        interval = min(0.5, settings.poll_interval)
+        return await follow(job.id, read_local, console, interval=interval)
+
+    use_cli_executor()
+    engine.launch(settings, worker=wait)
+    try:
+        return asyncio.run(retry())
     finally:
         engine.shutdown()
 
@@ -237,6 +266,10 @@ class ServerClient:
         body = {"prompts": items, "db": jobs[0].database_id if jobs else None}
         answer = await self._call("POST", "/api/recipes/bulk", json=body)
         return [str(item["job_id"]) for item in answer["jobs"]]
+
+    async def retry(self, job_id: str) -> str:
+        answer = await self._call("POST", f"/api/jobs/{job_id}/retry")
+        return str(answer["job_id"])
 
     async def cancel(self, job_id: str) -> Job | None:
         data = await self._call("POST", f"/api/jobs/{job_id}/cancel")

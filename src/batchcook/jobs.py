@@ -81,6 +81,7 @@ class Job(BaseModel):
     updated_at: str = Field(default_factory=now)
     finished_at: str | None = None
     title: str | None = None
+    retry_of: str | None = None  # the failed job this one retries, reusing what it paid for
 
     @property
     def cost_usd(self) -> float:

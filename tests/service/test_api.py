@@ -487,3 +487,11 @@ def test_cancel_stops_the_job_and_its_batches(
     assert again.status_code == 409 and "already ended" in again.json()["error"]["message"]
     assert httpx.post(f"{url}/api/jobs/create-nope/cancel", headers=AUTH).status_code == 404
     assert notion_emu.pages() == []
+    # A cancelled job is a failed one: it can be tried again (a new job, reusing nothing here).
+    retried = httpx.post(f"{url}/api/jobs/{created['job_id']}/retry", headers=AUTH)
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["job_id"].startswith("create-retry-")
+    again = httpx.post(f"{url}/api/jobs/{retried.json()['job_id']}/retry", headers=AUTH)
+    assert again.status_code == 409 and "only a failed job" in again.json()["error"]["message"]
+    assert httpx.post(f"{url}/api/jobs/create-nope/retry", headers=AUTH).status_code == 404
+    httpx.post(f"{url}/api/jobs/{retried.json()['job_id']}/cancel", headers=AUTH)

@@ -328,3 +328,44 @@ async def test_a_second_batch_for_a_part_is_cancelled_before_it_runs(
     assert done.status == "succeeded", done.error
     completed = [b for b in openai_emu.state.batches.values() if b.status == "completed"]
     assert {b.id for b in completed} == followed
+
+
+async def test_retry_after_a_failed_page_write_pays_nothing_again(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    notion_emu.faults.add("POST", "^/v1/pages$", status=400)
+    job = Job(id=new_job_id("create"), kind="create", prompt="pad thai")
+    await engine.start_job(job)
+    failed = await wait_for(job.id)
+    assert failed.status == "failed" and failed.error is not None
+    assert failed.error.step == "write_recipe" and failed.cost_usd > 0
+    retried = await engine.retry_job(job.id)
+    assert retried is not None and retried.retry_of == job.id
+    done = await wait_for(retried.id)
+    assert done.status == "succeeded", done.error
+    assert len(openai_emu.state.batches) == 2  # the first attempt's batches, nothing new
+    assert done.costs == []  # paid by the first attempt, not counted twice
+    assert len(notion_emu.pages()) == 1 and done.title == failed.title
+
+
+async def test_retry_after_a_failed_image_generates_only_the_image(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, max_retries=0)
+    job = Job(id=new_job_id("create"), kind="create", prompt="green curry")
+    openai_emu.faults.next_batch(
+        BatchPlan(fail_lines={f"{job.id}-image"}), endpoint="/v1/images/generations"
+    )
+    await engine.start_job(job)
+    failed = await wait_for(job.id)
+    assert failed.status == "failed", failed
+    with pytest.raises(engine.NotRetryable):
+        engine.new_attempt(failed.model_copy(update={"status": "succeeded"}))
+    retried = await engine.retry_job(job.id)
+    assert retried is not None
+    done = await wait_for(retried.id)
+    assert done.status == "succeeded", done.error
+    endpoints = sorted(b.endpoint for b in openai_emu.state.batches.values())
+    assert endpoints == ["/v1/images/generations", "/v1/images/generations", "/v1/responses"]
+    assert [c.custom_id for c in done.costs] == [f"{retried.id}-image"]
+    assert [b.endpoint for b in done.batches] == ["/v1/images/generations"]

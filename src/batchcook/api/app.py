@@ -362,6 +362,23 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             raise HTTPProblem(404, f"no job {job_id!r}")
         return SafeJSONResponse(job.public())
 
+    @app.post("/api/jobs/{job_id}/retry")
+    async def retry_job(request: Request, job_id: str) -> JSONResponse:
+        """A new attempt of a failed job, reusing every result it paid for."""
+        authorize(request)
+        old = await engine.get_job(job_id)
+        if old is None:
+            raise HTTPProblem(404, f"no job {job_id!r}")
+        try:
+            job = engine.new_attempt(old)
+        except engine.NotRetryable as error:
+            raise HTTPProblem(409, str(error)) from None
+        answer = await admit_or_estimate(request, [job])  # at most what it costs anew
+        if answer is not None:
+            return answer
+        await engine.start_job(job)
+        return accepted(request, job.id, f"Retry of {job_id} in progress")
+
     @app.post("/api/jobs/{job_id}/cancel")
     async def cancel_job(request: Request, job_id: str) -> JSONResponse:
         """Stop a running job and its unfinished batches (their finished lines stay billed)."""

@@ -8,6 +8,7 @@ the system database (SQLite under the data dir by default, Postgres by
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -173,6 +174,38 @@ async def get_job(job_id: str) -> Job | None:
             message=f"workflow ended {status.status}: {status.error}",
             type="WorkflowError",
         )
+    return job
+
+
+class NotRetryable(ValueError):
+    """Only a failed job can be retried."""
+
+
+def new_attempt(old: Job) -> Job:
+    """The job that retries ``old`` (which must have failed): same request, a new id, and
+    ``retry_of`` so its workflow reuses what ``old`` paid for."""
+    if old.status != "failed":
+        raise NotRetryable(f"job {old.id} is {old.status}: only a failed job can be retried")
+    return Job(
+        id=f"{old.kind}-retry-{uuid.uuid4().hex[:12]}",
+        kind=old.kind,
+        prompt=old.prompt,
+        mode=old.mode,
+        database_id=old.database_id,
+        page_id=old.page_id if old.kind == "modify" else None,
+        retry_of=old.id,
+    )
+
+
+async def retry_job(job_id: str) -> Job | None:
+    """Start a new attempt of a failed job that reuses every result the failed one paid for
+    (the recipe text when only the image failed; both when only the page write failed) and
+    generates only what is missing. None: no such job."""
+    old = await get_job(job_id)
+    if old is None:
+        return None
+    job = new_attempt(old)
+    await start_job(job)
     return job
 
 

@@ -135,6 +135,16 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
     checked = await steps.check_models_step(job.mode, datetime.now(UTC).date().isoformat())
     if "error" in checked:
         return checked
+    results: dict[str, dict[str, Any]] = {}  # custom_id -> encoded result, successes kept
+    reused: set[str] = set()  # custom_ids an earlier attempt paid for (their cost is not ours)
+    if job.retry_of:
+        earlier = await steps.reuse_results(job.retry_of, job.id)
+        if "error" in earlier:
+            return earlier
+        if earlier["ok"]["generated"]:
+            return {"ok": {**earlier["ok"]["generated"], "costs": []}}
+        results.update(earlier["ok"]["results"])
+        reused = set(results)
     if job.mode != "batch":
         job.status = "generating"
         await publish(job)
@@ -144,10 +154,10 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
         return out
 
     settings = runtime().settings
-    endpoints = [RESPONSES, IMAGES]
-    results: dict[str, dict[str, Any]] = {}  # custom_id -> encoded result, successes kept
+    parts = {RESPONSES: f"{job.id}-data", IMAGES: f"{job.id}-image"}
+    endpoints = [e for e, cid in parts.items() if not results.get(cid, {}).get("ok")]
     all_submitted: list[dict[str, Any]] = []
-    for attempt in range(settings.max_retries + 1):
+    for attempt in range(settings.max_retries + 1 if endpoints else 0):
         submitted = await _again(
             steps.submit_batches,
             job.id,
@@ -205,6 +215,7 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
 
     out = await steps.interpret_results(job.id, results)
     if "ok" in out:
+        out["ok"]["costs"] = [c for c in out["ok"]["costs"] if c["custom_id"] not in reused]
         job.costs = [Cost.model_validate(c) for c in out["ok"]["costs"]]
         out["ok"]["submitted"] = all_submitted
     return out

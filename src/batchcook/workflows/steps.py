@@ -441,6 +441,33 @@ async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
     return await _guard("cleanup_files", work)
 
 
+@DBOS.step(name="reuse_results")
+async def reuse_results(old_job_id: str, job_id: str) -> Outcome:
+    """What a failed earlier attempt already paid for, read from its checkpoints: the whole
+    generated recipe and image (it failed after generating, e.g. writing the page), or else
+    each part that succeeded, renamed to this job's custom ids. Nothing is downloaded."""
+
+    def rename(custom_id: str) -> str:
+        return job_id + custom_id.removeprefix(old_job_id)
+
+    async def work() -> dict[str, Any]:
+        generated: dict[str, Any] | None = None
+        results: dict[str, dict[str, Any]] = {}
+        for step in await DBOS.list_workflow_steps_async(old_job_id):
+            out, name = step["output"], step["function_name"].rsplit(".", 1)[-1]
+            if not isinstance(out, dict) or not isinstance(out.get("ok"), dict):
+                continue
+            if name in ("interpret_results", "generate_direct"):
+                generated = out["ok"]
+            elif name in ("collect_results", "generate_standard"):
+                for custom_id, result in out["ok"].items():
+                    if isinstance(result, dict) and result.get("ok"):
+                        results[rename(custom_id)] = {**result, "custom_id": rename(custom_id)}
+        return {"generated": generated, "results": results}
+
+    return await _guard("reuse_results", work)
+
+
 @DBOS.step(name="settle_spend")
 async def settle_spend(job_id: str, usd: float) -> Outcome:
     """The job's actual cost replaces its reserved estimate in the spend ledger (budgets)."""
