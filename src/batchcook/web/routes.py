@@ -86,6 +86,12 @@ def _key_ok(settings: Settings, given: str) -> bool:
     return bool(given) and hmac.compare_digest(given.encode(), expected)
 
 
+def web_link(url: str | None) -> str | None:
+    """``url`` if it is a web address: a page URL comes from Notion's answer, and an
+    escaped ``javascript:`` link would still run when clicked."""
+    return url if url and url.startswith(("https://", "http://")) else None
+
+
 def mount_gallery(app: FastAPI, settings: Settings) -> None:
     """Add the gallery's pages, its image route and ``/static`` to ``app``."""
     env = templates()
@@ -196,7 +202,7 @@ def mount_gallery(app: FastAPI, settings: Settings) -> None:
             recipe_href = (
                 str(request.url_for("gallery_recipe", recipe_id=job.page_id))
                 if local
-                else job.page_url
+                else web_link(job.page_url)
             )
         return page(
             request,
@@ -217,7 +223,7 @@ async def _notion_pages(query: gallery.Query) -> list[Job]:
     pages: list[Job] = []
     words = query.text.casefold().split()
     for job in jobs:
-        if not job.page_url or not job.page_id or job.page_id in seen:
+        if not web_link(job.page_url) or not job.page_id or job.page_id in seen:
             continue
         title = (job.title or job.prompt).casefold()
         if all(word in title for word in words):
