@@ -126,8 +126,11 @@ def keyed_gallery(
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module, not per session: Playwright's sync API keeps its event loop set as the
+    running one while it is open, and DBOS refuses to launch under a running loop (the
+    PostgreSQL round of tests/service launches it again after these tests)."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: apt-get install -y chromium chromium-driver")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
