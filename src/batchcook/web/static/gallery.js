@@ -70,7 +70,7 @@
       var row = el("tr");
       var name = ENDPOINTS[batch.endpoint] || batch.endpoint;
       if (batch.attempt) { name += " (retry " + batch.attempt + ")"; }
-      row.append(el("td", name), el("td", batch.status),
+      row.append(el("td", name), el("td", String(batch.status).replace(/_/g, " ")),
         el("td", batch.completed + "/" + batch.total), el("td", batch.failed));
       rows.append(row);
     });
