@@ -13,6 +13,9 @@ from batchcook.testing.openai_emulator import OpenAIEmulator
 from batchcook.testing.server import serve
 from pinned import pinned_emulator, write_retiring_catalog
 
+# The engine and emulator fixtures of the tests that run jobs (tests/service, tests/web).
+pytest_plugins = ["engine_fixtures"]
+
 
 @pytest.fixture
 def retiring_catalog(tmp_path: Path) -> Path:

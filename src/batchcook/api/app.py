@@ -29,6 +29,7 @@ from batchcook.config import Settings
 from batchcook.inputs import InputError, build_bulk, build_job
 from batchcook.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job, new_job_id
 from batchcook.stores.notion.errors import NotionAPIError
+from batchcook.web import mount_gallery
 from batchcook.workflows import engine, marks
 from batchcook.workflows.orphans import adopt_orphans
 from batchcook.workflows.recipes import WAKE_TOPIC
@@ -408,4 +409,6 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         jobs = await engine.list_jobs(status=status, limit=max(1, min(limit, 200)))
         return SafeJSONResponse({"jobs": [j.public() for j in jobs]})
 
+    # Last, so the API's routes win wherever a path could match both.
+    mount_gallery(app, settings)
     return app

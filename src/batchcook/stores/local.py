@@ -15,6 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -41,6 +42,19 @@ CREATE TABLE IF NOT EXISTS comments (
     created_at TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class ListedRecipe:
+    """One recipe as a listing shows it: the recipe, whether it has a photo and when it was
+    filed (so a gallery can put the newest first without reading every file)."""
+
+    id: str
+    recipe: Recipe
+    image_type: str | None
+    created_at: str
+    updated_at: str
+    job_id: str | None
 
 
 def _now() -> str:
@@ -189,6 +203,23 @@ class LocalStore:
         def work() -> Path | None:
             image_type = self._image_type(recipe_id)
             return None if image_type is None else self._image_file(recipe_id, image_type)
+
+        return await self._run(work)
+
+    async def list_recipes(self) -> list[ListedRecipe]:
+        """Every recipe, newest first (by filing time, then by insertion order for recipes
+        filed in the same second). A local store holds one person's recipes, so reading
+        them all and filtering in Python is cheaper than a query language of our own."""
+
+        def work() -> list[ListedRecipe]:
+            with self._connect() as db:
+                rows = db.execute(
+                    "SELECT id, recipe, image_type, created_at, updated_at, job_id FROM recipes"
+                    " ORDER BY created_at DESC, rowid DESC"
+                ).fetchall()
+            return [
+                ListedRecipe(row[0], Recipe.model_validate_json(row[1]), *row[2:]) for row in rows
+            ]
 
         return await self._run(work)
 

@@ -1,0 +1,69 @@
+"""Take the README's screenshots of the gallery (``docs/gallery.png``, ``docs/recipe.png``).
+
+The sample recipes (``batchcook.recipes.fixtures``) are filed in a temporary local store
+with the OpenAI emulator's photos, the app is served on a loopback port exactly as
+``batchcook serve`` builds it, and Debian's chromium (``apt-get install chromium``) takes
+the pictures through Playwright. Re-run it after changing the templates or the CSS, so the
+README shows what the code does.
+
+Usage:
+    python scripts/gallery_screenshots.py [OUTPUT_DIR [WIDTH]]   # default: docs/ 1000
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from batchcook.api.app import create_app
+from batchcook.config import Settings
+from batchcook.recipes.fixtures import carbonara, lemon_tart, shakshuka
+from batchcook.stores.base import Image
+from batchcook.stores.local import LocalStore
+from batchcook.testing.openai_emulator.content import render_image
+from batchcook.testing.server import serve
+from batchcook.workflows.runtime import configure
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+
+
+async def seed(store: LocalStore) -> str:
+    """File the samples oldest first; the id of the one the recipe screenshot shows."""
+    ids = []
+    for recipe in (lemon_tart(), shakshuka(), carbonara()):
+        photo = Image(render_image(recipe.title, 1536, 1024, "jpeg", 80), "image/jpeg")
+        stored = await store.create(recipe, photo, job_id=f"sample-{recipe.title}")
+        ids.append(stored.id)
+    return ids[-1]
+
+
+def main(out: Path, width: int = 1000) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as data:
+        store = LocalStore(Path(data))
+        recipe_id = asyncio.run(seed(store))
+        settings = Settings(data_dir=Path(data))
+        configure(settings, store=lambda database_id: LocalStore(Path(data)))
+        with serve(create_app(settings, manage_engine=False)) as url, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": width, "height": 740})
+            page.goto(url)
+            page.wait_for_function("() => [...document.images].every(i => i.complete)")
+            page.screenshot(path=str(out / "gallery.png"))
+            page.goto(f"{url}/recipes/{recipe_id}")
+            page.wait_for_function("() => [...document.images].every(i => i.complete)")
+            page.screenshot(path=str(out / "recipe.png"), full_page=True)
+            browser.close()
+    print(f"wrote {out / 'gallery.png'} and {out / 'recipe.png'}")
+
+
+if __name__ == "__main__":
+    main(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs"),
+        int(sys.argv[2]) if len(sys.argv) > 2 else 1000,
+    )
