@@ -66,6 +66,7 @@ def demo(prompt: str = typer.Argument("make me pasta carbonara", help="What to c
     """Run the main job end to end against the emulated OpenAI API, printing each step."""
     from batchcook.demo import run_demo
 
+    _settings()  # a bad environment value: one line, not a traceback
     raise typer.Exit(run_demo(prompt))
 
 
@@ -185,7 +186,16 @@ err = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    return get_settings()
+    """The settings, or one line per bad environment variable and exit 2: every command
+    reads them here, so none shows a pydantic traceback for a typo in the environment."""
+    from batchcook.settings_errors import SettingsError
+
+    try:
+        return get_settings()
+    except SettingsError as error:
+        for line in error.lines:
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
