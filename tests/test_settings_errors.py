@@ -20,6 +20,7 @@ COMMANDS = [
     ["serve"],
     ["worker"],
     ["jobs"],
+    ["doctor"],
     ["export", "some-id"],
     ["notion", "init", "--parent", "0123456789abcdef0123456789abcdef"],
     ["notion", "webhook-reset"],
@@ -96,3 +97,16 @@ def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: BATCHCOOK_SWEEP_SCHEDULE: 'every-minute': ")
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_an_unreachable_system_database_is_one_line(tmp_path: Path) -> None:
+    env = {"BATCHCOOK_DATABASE_URL": "postgresql://cook:hunter2@127.0.0.1:1/recipes"}
+    try:
+        result = CliRunner().invoke(app, ["jobs"], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: BATCHCOOK_DATABASE_URL: cannot connect to PostgreSQL on 127.0.0.1"
+    )
+    assert len(result.stderr.splitlines()) == 1 and "hunter2" not in result.stderr

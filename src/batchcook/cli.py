@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -198,6 +199,43 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _database_or_exit(settings: Settings) -> None:
+    """Stop with one line when the system database cannot be reached, before DBOS prints
+    a driver traceback for it."""
+    from batchcook.doctor import system_database_check
+
+    check = system_database_check(settings)
+    if not check.ok:
+        typer.echo(f"error: {check.detail}", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def doctor(
+    as_json: bool = typer.Option(
+        False, "--json", help='Print a list of {"check", "ok", "detail"} as JSON.'
+    ),
+    on: datetime | None = typer.Option(
+        None,
+        "--on",
+        formats=["%Y-%m-%d"],
+        help="Judge model retirements as of this day (YYYY-MM-DD) instead of today.",
+    ),
+) -> None:
+    """Check the setup before paying for anything: keys, URLs, models, image options, the
+    Notion database and its properties, webhooks, the system database. Exit 0 when all pass."""
+    from batchcook.doctor import run_doctor
+
+    checks = asyncio.run(run_doctor(_settings(), on.date() if on else None))
+    if as_json:
+        typer.echo(json.dumps([c.public() for c in checks], indent=2))
+    else:
+        for check in checks:
+            typer.echo(f"{'✓' if check.ok else '✗'} {check.check}: {check.detail}")
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
@@ -209,7 +247,9 @@ def serve(
 
     from batchcook.api.app import create_app
 
-    uvicorn.run(create_app(_settings(), worker=not no_worker), host=host, port=port)
+    settings = _settings()
+    _database_or_exit(settings)
+    uvicorn.run(create_app(settings, worker=not no_worker, doctor=True), host=host, port=port)
 
 
 @app.command()
@@ -217,7 +257,9 @@ def worker() -> None:
     """Run queued jobs until SIGTERM/SIGINT; a restart resumes the jobs it was running."""
     from batchcook.cli_jobs import run_worker
 
-    run_worker(_settings(), err)
+    settings = _settings()
+    _database_or_exit(settings)
+    run_worker(settings, err)
 
 
 def _submit(job_args: dict[str, Any], wait: bool, as_json: bool, server: str | None) -> None:
@@ -231,6 +273,8 @@ def _submit(job_args: dict[str, Any], wait: bool, as_json: bool, server: str | N
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     url = server or settings.server_url
+    if not url:
+        _preflight_or_exit(settings, job)
     try:
         if url:
             done = asyncio.run(run_on_server(url, settings, job, wait=wait, console=err))
@@ -249,6 +293,21 @@ def _submit(job_args: dict[str, Any], wait: bool, as_json: bool, server: str | N
             )
         raise typer.Exit(130) from None
     _report(done, wait=wait, as_json=as_json, on_server=bool(url))
+
+
+def _preflight_or_exit(settings: Settings, job: Job) -> None:
+    """Refuse here what would fail after the batches are paid for (a server does the same
+    on its side). The doctor's words; exit 2, or 1 when Notion itself is failing."""
+    from batchcook.doctor import preflight
+
+    _database_or_exit(settings)
+    if job.kind != "create":
+        return
+    problems = asyncio.run(preflight(settings, mode=job.mode, database_id=job.database_id))
+    for problem in problems:
+        typer.echo(f"error: {problem.check}: {problem.detail}", err=True)
+    if problems:
+        raise typer.Exit(1 if any(p.outage for p in problems) else 2)
 
 
 def _report(job: Job, *, wait: bool, as_json: bool, on_server: bool) -> None:
@@ -321,6 +380,8 @@ def jobs(
         raise typer.Exit(2)
     settings = _settings()
     url = server or settings.server_url
+    if not url:
+        _database_or_exit(settings)
 
     async def remote() -> list[Job]:
         async with ServerClient(url or "", settings) as client:

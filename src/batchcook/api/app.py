@@ -11,8 +11,9 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
 import openai
@@ -25,6 +26,7 @@ from batchcook.api import webhook
 from batchcook.api.limits import BodyLimit, BodyTooLarge
 from batchcook.api.redact import redact_access_log
 from batchcook.config import Settings
+from batchcook.doctor import SchemaCache, preflight, run_doctor
 from batchcook.inputs import InputError, build_job
 from batchcook.jobs import JOB_STATUSES, Job, new_job_id
 from batchcook.stores.notion.errors import NotionAPIError
@@ -73,11 +75,30 @@ def parse_json_object(raw: bytes, what: str = "the request body") -> dict[str, A
     return body
 
 
-def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool = True) -> FastAPI:
-    """``manage_engine=False`` when DBOS is already running in this process (tests)."""
+#: Seconds a successful check of a recipes database's properties is trusted by the create
+#: preflight: a burst of requests costs Notion two reads per minute, not two per job.
+SCHEMA_CHECK_TTL = 60.0
+
+
+def create_app(
+    settings: Settings,
+    *,
+    worker: bool = True,
+    manage_engine: bool = True,
+    doctor: bool = False,
+    today: Callable[[], date] | None = None,
+) -> FastAPI:
+    """``manage_engine=False`` when DBOS is already running in this process (tests);
+    ``doctor`` logs each failing ``batchcook doctor`` check at start (``serve``); ``today``
+    is the date retirements are judged on (tests pin it)."""
+    schema_cache = SchemaCache(SCHEMA_CHECK_TTL)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if doctor:
+            for check in await run_doctor(settings, today() if today else None):
+                if not check.ok:  # starting anyway: a fix may not need a restart
+                    log.warning("doctor: %s: %s", check.check, check.detail)
         if manage_engine:
             await engine.launch_async(settings, worker=worker)
             if worker:
@@ -142,6 +163,19 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             database_id=fields.get("db"),
             request_id=fields.get("request_id"),
         )
+        problems = await preflight(
+            settings,
+            mode=job.mode,
+            database_id=job.database_id,
+            today=today() if today else None,
+            cache=schema_cache,
+        )
+        if problems:  # refused before anything is uploaded or paid for
+            raise HTTPProblem(
+                503 if any(p.outage for p in problems) else 422,
+                "; ".join(f"{p.check}: {p.detail}" for p in problems),
+                checks=[p.public() for p in problems],
+            )
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe creation in progress")
 
