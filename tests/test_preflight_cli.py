@@ -71,3 +71,16 @@ def test_bad_input_is_still_reported_first(setup: Setup) -> None:
     result = create(setup.env, "--mode", "turbo")
     assert result.exit_code == 2 and "unknown mode 'turbo'" in result.output
     assert setup.notion.journal == []
+
+
+def test_modify_is_refused_the_same_way(setup: Setup) -> None:
+    setup.notion.set_property("Protein Type", None)
+    get_settings.cache_clear()
+    try:
+        args = ["modify", "0123456789abcdef0123456789abcdef", "make it vegan", "--wait"]
+        result = CliRunner().invoke(app, args, env=setup.env)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert "missing 'Protein Type' (multi_select)" in result.stderr
+    nothing_paid(setup)

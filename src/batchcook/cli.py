@@ -301,8 +301,6 @@ def _preflight_or_exit(settings: Settings, job: Job) -> None:
     from batchcook.doctor import preflight
 
     _database_or_exit(settings)
-    if job.kind != "create":
-        return
     problems = asyncio.run(preflight(settings, mode=job.mode, database_id=job.database_id))
     for problem in problems:
         typer.echo(f"error: {problem.check}: {problem.detail}", err=True)

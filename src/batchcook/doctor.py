@@ -333,7 +333,7 @@ async def notion_database_check(settings: Settings, database_id: str | None) -> 
 
 
 async def notion_checks(settings: Settings) -> list[Check]:
-    if settings.notion_token is None or not settings.notion_token.get_secret_value():
+    if settings.notion_token is None:  # as the store is chosen (stores.open_store)
         detail = f"local store in {settings.data_dir} (NOTION_TOKEN unset)"
         return [Check("Notion", True, detail)]
     store = _notion_store(settings, "")
@@ -429,8 +429,8 @@ async def preflight(
     today: date | None = None,
     cache: SchemaCache | None = None,
 ) -> list[Check]:
-    """What would make a create job fail after paying; empty when it may start. A model
-    shutting down soon still runs (with a warning in the log), a retired one does not."""
+    """What would make a job fail after paying; empty when it may start. A model shutting
+    down soon still runs (with a warning in the log), a retired one does not."""
     failed = [
         c
         for c in model_checks(settings, _today(today), mode=mode, refuse_retiring=False)

@@ -153,3 +153,16 @@ def test_serve_logs_each_problem_at_start(
     assert lines == [
         "doctor: OpenAI key: OPENAI_API_KEY is not set: make one at https://platform.openai.com/api-keys"
     ]
+
+
+def test_modify_is_refused_the_same_way(
+    url: str, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    notion_emu.set_property("Protein Type", None)
+    r = httpx.post(
+        f"{url}/api/jobs/modify",
+        json={"page_id": "0123456789abcdef0123456789abcdef", "request": "make it vegan"},
+    )
+    assert r.status_code == 422, r.text
+    assert "missing 'Protein Type' (multi_select)" in r.json()["error"]["message"]
+    nothing_paid(openai_emu)

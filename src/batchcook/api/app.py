@@ -163,6 +163,12 @@ def create_app(
             database_id=fields.get("db"),
             request_id=fields.get("request_id"),
         )
+        await start_if_ready(job)
+        return accepted(request, job.id, "Recipe creation in progress")
+
+    async def start_if_ready(job: Job) -> None:
+        """Refuse, before anything is uploaded or paid for, a job that would fail after
+        paying (the doctor's checks); else start it."""
         problems = await preflight(
             settings,
             mode=job.mode,
@@ -170,14 +176,13 @@ def create_app(
             today=today() if today else None,
             cache=schema_cache,
         )
-        if problems:  # refused before anything is uploaded or paid for
+        if problems:
             raise HTTPProblem(
                 503 if any(p.outage for p in problems) else 422,
                 "; ".join(f"{p.check}: {p.detail}" for p in problems),
                 checks=[p.public() for p in problems],
             )
         await engine.start_job(job)
-        return accepted(request, job.id, "Recipe creation in progress")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -214,7 +219,7 @@ def create_app(
             request_id=body.get("request_id"),
             page_id=body.get("page_id"),
         )
-        await engine.start_job(job)
+        await start_if_ready(job)
         return accepted(request, job.id, "Recipe modification in progress")
 
     @app.post("/api/recipes/modify")
