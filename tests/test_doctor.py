@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -179,3 +180,16 @@ def test_an_unreachable_system_database(setup: Setup) -> None:
     assert result.exit_code == 1
     assert "cannot connect to PostgreSQL on 127.0.0.1" in failed(result)["system database"]
     assert "hunter2" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [(429, "accepted (rate limited just now)"), (403, "accepted (this key may not list models)")],
+)
+def test_a_key_that_cannot_list_models_now_is_still_accepted(
+    setup: Setup, status: int, detail: str
+) -> None:
+    """A 429 or a restricted key's 403 come after authentication: the key is good."""
+    setup.openai.faults.http(status=status, path="/v1/models", retry_after=1)
+    result = doctor(setup.env, "--json")
+    assert checks(result)["OpenAI key"] == {"check": "OpenAI key", "ok": True, "detail": detail}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,7 +31,7 @@ from batchcook.generation.image_options import size_problem
 from batchcook.recipes import notion_mapping as mapping
 from batchcook.settings_errors import without_password
 from batchcook.stores.base import StoreError
-from batchcook.stores.notion import schema
+from batchcook.stores.notion import NotionStore, RetryPolicy, schema
 from batchcook.stores.notion.errors import NotionAPIError
 
 NOTION_TIMEOUT = 10.0  # seconds per request: a doctor that hangs helps nobody
@@ -214,6 +215,18 @@ async def openai_check(settings: Settings) -> Check:
             "OpenAI refused OPENAI_API_KEY: copy a current key from "
             "https://platform.openai.com/api-keys",
         )
+    except openai.PermissionDeniedError:
+        # A restricted key may lack "Models: read" and still run batches: it was accepted.
+        return Check("OpenAI key", True, "accepted (this key may not list models)")
+    except openai.RateLimitError as error:
+        if error.code == "insufficient_quota":
+            return Check(
+                "OpenAI key",
+                False,
+                "the key is accepted but the account has no quota left: add credit at "
+                "https://platform.openai.com/settings/organization/billing",
+            )
+        return Check("OpenAI key", True, "accepted (rate limited just now)")
     except openai.NotFoundError:
         return Check(
             "OpenAI key",
@@ -239,9 +252,9 @@ async def openai_check(settings: Settings) -> Check:
     return Check("OpenAI key", True, "accepted")
 
 
-def _notion_store(settings: Settings, database_id: str) -> Any:
-    from batchcook.stores.notion import NotionStore, RetryPolicy
-
+def _notion_store(settings: Settings, database_id: str) -> NotionStore:
+    """The store's connection with few, short retries: a check that waits minutes on a
+    failing Notion helps nobody (the job's own store keeps its patient retries)."""
     assert settings.notion_token is not None
     return NotionStore(
         token=settings.notion_token,
@@ -382,8 +395,6 @@ def system_database_check(settings: Settings) -> Check:
 
 
 def _writable(folder: Path) -> bool:
-    import os
-
     return os.access(folder, os.W_OK)
 
 
