@@ -98,8 +98,14 @@ def test_did_you_mean_never_offers_a_retired_model() -> None:
     assert not check.ok
     assert "did you mean 'gpt-image-2'?" in check.detail
     assert "gpt-image-1" not in check.detail.replace("gpt-image-1-mimi", "")
+    # Nor one shutting down within 30 days: gpt-5-mini goes on 2026-12-11.
+    soon = model_check("text", "gpt-5-mimi", catalog, "/v1/responses", PINNED_DAY)
+    assert "did you mean 'gpt-5.4-mini'?" in soon.detail and "gpt-5-mini" not in soon.detail
     text_as_image = model_check("image", "gpt-5.6-luna", catalog, "/v1/images/generations", after)
-    assert "'gpt-5.6-luna' is not an image model: use one of gpt-image-2" in text_as_image.detail
+    assert (
+        "'gpt-5.6-luna' is not an image model: use one of the image models: gpt-image-2"
+        in text_as_image.detail
+    )
 
 
 def test_retired_and_retiring_models(setup: Setup) -> None:

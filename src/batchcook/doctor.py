@@ -90,19 +90,22 @@ def model_check(
     the models still served."""
     variable = "BATCHCOOK_TEXT_MODEL" if endpoint == "/v1/responses" else "BATCHCOOK_IMAGE_MODEL"
     check = f"{what} model"
+    # Suggest only models that will still be served in a month: never one to move off again.
     served = [
-        m.name for m in catalog.models.values() if m.endpoint == endpoint and not m.retired(today)
+        m.name
+        for m in catalog.models.values()
+        if m.endpoint == endpoint and not m.retiring_within(today, RETIREMENT_WARNING_DAYS)
     ]
     info = catalog.find(name)
     if info is None or info.endpoint != endpoint:
         close = difflib.get_close_matches(name, served, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = f"did you mean {close[0]!r}? The" if close else "use one of the"
         article = "an" if what[0] in "aeiou" else "a"
         kind = "not in the catalog" if info is None else f"not {article} {what} model"
         return Check(
             check,
             False,
-            f"{variable}={name!r} is {kind}: {hint}use one of {', '.join(sorted(served))}",
+            f"{variable}={name!r} is {kind}: {hint} {what} models: {', '.join(sorted(served))}",
         )
     if info.retired(today):
         return Check(
@@ -293,7 +296,7 @@ def _notion_failure(check: str, error: StoreError, what: str) -> Check:
             )
         if not error.retryable:
             return Check(check, False, f"Notion answered {error.status} {error.code}")
-    return Check(check, False, f"Notion is not answering ({error}): try again later", outage=True)
+    return Check(check, False, f"Notion is not answering: {error}", outage=True)
 
 
 def schema_detail(diff: schema.SchemaDiff) -> str:
