@@ -284,7 +284,8 @@ def _notion_failure(check: str, error: StoreError, what: str) -> Check:
                 check,
                 False,
                 f"Notion has no database {what} shared with the integration: check "
-                "NOTION_RECIPES_DATABASE_ID (the 32 characters before ?v= in its link) and, "
+                "NOTION_RECIPES_DATABASE_ID, or the job's db (the 32 characters before ?v= "
+                "in the database's link) and, "
                 "in Notion, open it → ••• → Connections → add the integration",
             )
         if error.code == "restricted_resource":
