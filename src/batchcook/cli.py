@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -66,6 +67,7 @@ def demo(prompt: str = typer.Argument("make me pasta carbonara", help="What to c
     """Run the main job end to end against the emulated OpenAI API, printing each step."""
     from batchcook.demo import run_demo
 
+    _settings()  # a bad environment value: one line, not a traceback
     raise typer.Exit(run_demo(prompt))
 
 
@@ -185,7 +187,53 @@ err = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    return get_settings()
+    """The settings, or one line per bad environment variable and exit 2: every command
+    reads them here, so none shows a pydantic traceback for a typo in the environment."""
+    from batchcook.settings_errors import SettingsError
+
+    try:
+        return get_settings()
+    except SettingsError as error:
+        for line in error.lines:
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _database_or_exit(settings: Settings) -> None:
+    """Stop with one line when the system database cannot be reached, before DBOS prints
+    a driver traceback for it."""
+    from batchcook.doctor import system_database_check
+
+    check = system_database_check(settings)
+    if not check.ok:
+        typer.echo(f"error: {check.detail}", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def doctor(
+    as_json: bool = typer.Option(
+        False, "--json", help='Print a list of {"check", "ok", "detail"} as JSON.'
+    ),
+    on: datetime | None = typer.Option(
+        None,
+        "--on",
+        formats=["%Y-%m-%d"],
+        help="Judge model retirements as of this day (YYYY-MM-DD) instead of today.",
+    ),
+) -> None:
+    """Check the setup before paying for anything: keys, URLs, models, image options, the
+    Notion database and its properties, webhooks, the system database. Exit 0 when all pass."""
+    from batchcook.doctor import run_doctor
+
+    checks = asyncio.run(run_doctor(_settings(), on.date() if on else None))
+    if as_json:
+        typer.echo(json.dumps([c.public() for c in checks], indent=2))
+    else:
+        for check in checks:
+            typer.echo(f"{'✓' if check.ok else '✗'} {check.check}: {check.detail}")
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -199,7 +247,9 @@ def serve(
 
     from batchcook.api.app import create_app
 
-    uvicorn.run(create_app(_settings(), worker=not no_worker), host=host, port=port)
+    settings = _settings()
+    _database_or_exit(settings)
+    uvicorn.run(create_app(settings, worker=not no_worker, doctor=True), host=host, port=port)
 
 
 @app.command()
@@ -207,7 +257,9 @@ def worker() -> None:
     """Run queued jobs until SIGTERM/SIGINT; a restart resumes the jobs it was running."""
     from batchcook.cli_jobs import run_worker
 
-    run_worker(_settings(), err)
+    settings = _settings()
+    _database_or_exit(settings)
+    run_worker(settings, err)
 
 
 def _submit(
@@ -231,6 +283,7 @@ def _submit(
         return
     url = server or settings.server_url
     if not url:
+        _preflight_or_exit(settings, job)
         _admit([job], settings)
     try:
         if url:
@@ -250,6 +303,19 @@ def _submit(
             )
         raise typer.Exit(130) from None
     _report(done, wait=wait, as_json=as_json, on_server=bool(url))
+
+
+def _preflight_or_exit(settings: Settings, job: Job) -> None:
+    """Refuse here what would fail after the batches are paid for (a server does the same
+    on its side). The doctor's words; exit 2, or 1 when Notion itself is failing."""
+    from batchcook.doctor import preflight
+
+    _database_or_exit(settings)
+    problems = asyncio.run(preflight(settings, mode=job.mode, database_id=job.database_id))
+    for problem in problems:
+        typer.echo(f"error: {problem.check}: {problem.detail}", err=True)
+    if problems:
+        raise typer.Exit(1 if any(p.outage for p in problems) else 2)
 
 
 def _report(job: Job, *, wait: bool, as_json: bool, on_server: bool) -> None:
@@ -374,6 +440,7 @@ def _submit_file(
         return
     url = server or settings.server_url
     if not url:
+        _preflight_or_exit(settings, jobs[0])
         _admit(jobs, settings)
 
     async def send() -> list[str]:
@@ -424,6 +491,8 @@ def jobs(
         raise typer.Exit(2)
     settings = _settings()
     url = server or settings.server_url
+    if not url:
+        _database_or_exit(settings)
 
     async def remote() -> list[Job]:
         async with ServerClient(url or "", settings) as client:

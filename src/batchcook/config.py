@@ -11,10 +11,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from batchcook.generation.image_options import size_problem
+
 Mode = Literal["batch", "flex", "standard"]
+DATABASE_SCHEMES = ("postgresql://", "postgresql+psycopg://", "sqlite:///")
 ImageFormat = Literal["png", "jpeg", "webp"]
 ImageQuality = Literal["low", "medium", "high", "auto"]
 
@@ -237,6 +240,37 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("BATCHCOOK_NOTION_MAX_RETRY_AFTER", "notion_max_retry_after"),
     )
 
+    @field_validator("image_size")
+    @classmethod
+    def _image_size_for_model(cls, size: str, info: ValidationInfo) -> str:
+        # Checked here, not when the image line fails after the recipe is paid for.
+        problem = size_problem(str(info.data.get("image_model", "")), size)
+        if problem:
+            raise ValueError(problem)
+        return size
+
+    @field_validator("sweep_schedule")
+    @classmethod
+    def _cron(cls, schedule: str) -> str:
+        # DBOS only logs a bad crontab once a worker starts, and then never sweeps.
+        from croniter import croniter
+
+        if schedule and not croniter.is_valid(schedule, second_at_beginning=True):
+            raise ValueError(
+                "not a cron expression: use six fields with seconds first, e.g. "
+                "'0 * * * * *' (every minute), or empty to turn the sweep off"
+            )
+        return schedule
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, url: str | None) -> str | None:
+        if url and not url.startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "use postgresql://user:password@host:5432/db or sqlite:///path/to/file.sqlite"
+            )
+        return url
+
     def database(self) -> str:
         """The DBOS system database: Postgres by URL, else SQLite under the data dir."""
         if self.database_url:
@@ -246,5 +280,8 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment. A bad value raises
+    ``batchcook.settings_errors.SettingsError`` naming each variable to fix."""
+    from batchcook.settings_errors import load_settings
+
+    return load_settings()

@@ -309,3 +309,19 @@ def test_error_bodies_match_the_spec(emu_url: str) -> None:
     assert r.status_code == 400
     assert spec_errors("ErrorResponse", r.json()) == []
     assert r.headers["x-request-id"].startswith("req_")
+
+
+def test_list_models_in_the_spec_shape_without_retired_ones(client: OpenAI) -> None:
+    """``GET /v1/models`` (ListModelsResponse) is what ``batchcook doctor`` tries the key on."""
+    raw = client.models.with_raw_response.list().http_response.json()
+    assert raw["object"] == "list"
+    for model in raw["data"]:
+        assert set(model) >= {"id", "object", "created", "owned_by"}  # the spec's required
+        assert model["object"] == "model" and isinstance(model["created"], int)
+    ids = {m.id for m in client.models.list()}
+    assert {"gpt-5.6-luna", "gpt-image-2"} <= ids
+    assert "gpt-image-1" not in ids  # shut down before the pinned day
+
+
+def test_list_models_needs_a_key(emu_url: str) -> None:
+    assert httpx.get(f"{emu_url}/v1/models").status_code == 401

@@ -12,8 +12,9 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
 import openai
@@ -26,6 +27,7 @@ from batchcook.api import webhook
 from batchcook.api.limits import BodyLimit, BodyTooLarge
 from batchcook.api.redact import redact_access_log
 from batchcook.config import Settings
+from batchcook.doctor import SchemaCache, preflight, run_doctor
 from batchcook.inputs import InputError, build_bulk, build_job
 from batchcook.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job, new_job_id
 from batchcook.stores.notion.errors import NotionAPIError
@@ -75,11 +77,30 @@ def parse_json_object(raw: bytes, what: str = "the request body") -> dict[str, A
     return body
 
 
-def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool = True) -> FastAPI:
-    """``manage_engine=False`` when DBOS is already running in this process (tests)."""
+#: Seconds a successful check of a recipes database's properties is trusted by the create
+#: preflight: a burst of requests costs Notion two reads per minute, not two per job.
+SCHEMA_CHECK_TTL = 60.0
+
+
+def create_app(
+    settings: Settings,
+    *,
+    worker: bool = True,
+    manage_engine: bool = True,
+    doctor: bool = False,
+    today: Callable[[], date] | None = None,
+) -> FastAPI:
+    """``manage_engine=False`` when DBOS is already running in this process (tests);
+    ``doctor`` logs each failing ``batchcook doctor`` check at start (``serve``); ``today``
+    is the date retirements are judged on (tests pin it)."""
+    schema_cache = SchemaCache(SCHEMA_CHECK_TTL)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if doctor:
+            for check in await run_doctor(settings, today() if today else None):
+                if not check.ok:  # starting anyway: a fix may not need a restart
+                    log.warning("doctor: %s: %s", check.check, check.detail)
         if manage_engine:
             await engine.launch_async(settings, worker=worker)
             if worker:
@@ -139,7 +160,8 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
         return request.query_params.get("dry_run", "").lower() in ("1", "true", "yes")
 
     async def admit_or_estimate(request: Request, jobs: list[Job]) -> JSONResponse | None:
-        """The dry-run answer, or None once the jobs are admitted under the budget caps."""
+        """The dry-run answer, or None once the jobs passed the preflight (what would fail
+        after paying) and are admitted under the budget caps."""
         if dry_run(request):
             estimates = [budget.estimate_job(job, settings) for job in jobs]
             return SafeJSONResponse(
@@ -149,6 +171,11 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
                     "estimates": [e.public() for e in estimates],
                 }
             )
+        checked: set[tuple[str, str | None]] = set()
+        for job in jobs:  # one check per mode and database, not per prompt of a bulk request
+            if (job.mode, job.database_id) not in checked:
+                await refuse_unless_ready(job)
+                checked.add((job.mode, job.database_id))
         try:
             await asyncio.to_thread(budget.admit, jobs, settings)
         except budget.BudgetExceeded as refused:
@@ -197,6 +224,23 @@ def create_app(settings: Settings, *, worker: bool = True, manage_engine: bool =
             },
             status_code=202,
         )
+
+    async def refuse_unless_ready(job: Job) -> None:
+        """Refuse, before anything is uploaded or paid for, a job that would fail after
+        paying (the doctor's checks)."""
+        problems = await preflight(
+            settings,
+            mode=job.mode,
+            database_id=job.database_id,
+            today=today() if today else None,
+            cache=schema_cache,
+        )
+        if problems:
+            raise HTTPProblem(
+                503 if any(p.outage for p in problems) else 422,
+                "; ".join(f"{p.check}: {p.detail}" for p in problems),
+                checks=[p.public() for p in problems],
+            )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

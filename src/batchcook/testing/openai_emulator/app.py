@@ -224,6 +224,17 @@ def build_app(state: EmulatorState, api_keys: set[str] | None = None) -> Starlet
     async def cancel_batch(request: Request) -> Response:
         return _json(state.cancel_batch(request.path_params["batch_id"]).to_json())
 
+    async def list_models(request: Request) -> Response:
+        # ListModelsResponse: the models served today (a shut-down model is gone from the
+        # real list); ``created`` is not in the catalog, so it is the epoch.
+        today = state.today()
+        data = [
+            {"id": m.name, "object": "model", "created": 0, "owned_by": "system"}
+            for m in state.catalog.models.values()
+            if not m.retired(today)
+        ]
+        return _json({"object": "list", "data": data})
+
     async def responses(request: Request) -> Response:
         body = await _body(request)
         return _json(await asyncio.to_thread(state.run_request, "/v1/responses", body))
@@ -277,6 +288,7 @@ def build_app(state: EmulatorState, api_keys: set[str] | None = None) -> Starlet
         route("/v1/batches", list_batches, ["GET"]),
         route("/v1/batches/{batch_id}", get_batch, ["GET"]),
         route("/v1/batches/{batch_id}/cancel", cancel_batch, ["POST"]),
+        route("/v1/models", list_models, ["GET"]),
         route("/v1/responses", responses, ["POST"]),
         route("/v1/images/generations", images, ["POST"]),
         Route("/_emulator/clock", control_clock, methods=["GET", "POST"]),
