@@ -79,11 +79,25 @@ def emulate_openai(
 
 
 @app.command()
-def demo(prompt: str = typer.Argument("make me pasta carbonara", help="What to cook.")) -> None:
-    """Run the main job end to end against the emulated OpenAI API, printing each step."""
+def demo(
+    prompt: str = typer.Argument("make me pasta carbonara", help="What to cook."),
+    fixtures: Path | None = typer.Option(
+        None, help="The OpenAI emulator's canned answers (JSON or YAML); default: shipped."
+    ),
+    keep: bool = typer.Option(
+        False, help="Keep the emulators serving afterwards (Ctrl-C stops) to open the page."
+    ),
+) -> None:
+    """Run the main job end to end against the emulated OpenAI and Notion APIs."""
     from batchcook.demo import run_demo
+    from batchcook.testing.openai_emulator import FixturesError, load_fixtures
 
-    raise typer.Exit(run_demo(prompt))
+    try:
+        canned = load_fixtures(fixtures) if fixtures else None
+    except FixturesError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_demo(prompt, canned, keep))
 
 
 @emulate.command("notion")
