@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from batchcook.cli import app
 from batchcook.generation.requests import text_format
-from batchcook.recipes.prompts import image_prompt, modification_prompt
+from batchcook.recipes.prompts import image_prompt, modification_prompt, modified_image_prompt
 from batchcook.recipes.schema import Recipe
 from batchcook.testing.openai_emulator import (
     FixturesError,
@@ -128,6 +128,29 @@ def test_the_image_for_a_fixture_is_a_drawing_of_the_dish(client: OpenAI) -> Non
     assert drawing.table in present and drawing.vessel_color in present
 
 
+def _colours_in(client: OpenAI, prompt: str) -> set[str]:
+    answer = client.images.generate(
+        model="gpt-image-2", prompt=prompt, size="1024x1024", output_format="png"
+    )
+    assert answer.data and answer.data[0].b64_json
+    image = Image.open(io.BytesIO(base64.b64decode(answer.data[0].b64_json))).convert("RGB")
+    return {"#{:02x}{:02x}{:02x}".format(*rgb) for _, rgb in image.getcolors(1 << 22) or []}
+
+
+def test_the_image_of_a_changed_dish_shows_the_change(client: OpenAI) -> None:
+    """`modified_image_prompt` for "make it vegan": the guanciale is drawn as smoked tofu."""
+    drawing = shipped_fixtures().image_for("carbonara")
+    vegan = next(m for m in shipped_fixtures().modifications if m.name == "vegan")
+    assert drawing is not None
+    guanciale, spaghetti = drawing.colours()["guanciale"], drawing.colours()["spaghetti"]
+    tofu = vegan.redraw(drawing).colours()["smoked tofu"]
+    present = _colours_in(client, modified_image_prompt("Pasta Carbonara", "make it vegan"))
+    assert tofu in present and spaghetti in present and guanciale not in present
+    # A change no rule knows leaves the dish as it was.
+    present = _colours_in(client, modified_image_prompt("Pasta Carbonara", "less salt"))
+    assert guanciale in present and tofu not in present
+
+
 def test_the_image_keeps_the_requested_format(client: OpenAI) -> None:
     answer = client.images.generate(
         model="gpt-image-2",
@@ -159,6 +182,17 @@ def test_a_modification_prompt_changes_the_embedded_recipe(client: OpenAI) -> No
     assert kept.title == "Pasta Carbonara"
     assert kept.change_description == "Adjusted as requested: use less salt."
     assert kept.ingredients == Recipe.model_validate(current).ingredients
+
+
+def test_a_change_leaves_plant_ingredients_alone(client: OpenAI) -> None:
+    """The vegan rule swaps dairy milk and butter, not coconut milk in a vegan curry."""
+    current = {
+        k: v for k, v in _fixture("chickpea-spinach-curry").items() if k != "change_description"
+    }
+    prompt = modification_prompt(json.dumps(current, ensure_ascii=False), "make it vegan")
+    curry = Recipe.model_validate_json(_ask(client, prompt).output_text)
+    assert curry.ingredients == Recipe.model_validate(current).ingredients
+    assert curry.diet == ["Vegan", "Gluten-free"]
 
 
 def test_a_modification_prompt_without_fixtures_is_named_after_the_dish() -> None:

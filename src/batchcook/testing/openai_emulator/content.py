@@ -35,6 +35,8 @@ from batchcook.testing.openai_emulator.validation import image_dimensions
 # How ``batchcook.recipes.prompts.modification_prompt`` frames a change; a test keeps the two
 # in step. The recipe JSON comes before the marker, the request right after it.
 CHANGE_MARKER = re.compile(r"change it as follows:[ \t]*", re.IGNORECASE)
+# And how ``modified_image_prompt`` asks for the changed dish's picture.
+IMAGE_CHANGE_MARKER = re.compile(r"changed as follows:", re.IGNORECASE)
 
 REASONING_TOKENS = {"none": 0, "minimal": 0, "low": 64, "medium": 256, "high": 1024, "xhigh": 2048}
 # Output tokens per image (image guide table for the GPT image models; used for gpt-image-2 too).
@@ -385,6 +387,10 @@ def image_body(
     """An ``ImagesResponse`` for a validated ``/v1/images/generations`` request."""
     prompt = str(body["prompt"])
     drawing = fixtures.image_for(prompt) if fixtures is not None else None
+    changed = IMAGE_CHANGE_MARKER.search(prompt)
+    if drawing is not None and fixtures is not None and changed is not None:
+        rule = fixtures.modification_for(prompt[changed.end() :])
+        drawing = rule.redraw(drawing) if rule is not None else drawing
     size = body.get("size") or "auto"
     width, height = image_dimensions(size)
     fmt = body.get("output_format") or "png"
