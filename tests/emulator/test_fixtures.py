@@ -27,7 +27,11 @@ from batchcook.testing.openai_emulator import (
     load_fixtures,
     shipped_fixtures,
 )
-from batchcook.testing.openai_emulator.content import REASONING_TOKENS, tokens
+from batchcook.testing.openai_emulator.content import (
+    REASONING_TOKENS,
+    modification_request,
+    tokens,
+)
 from pinned import PINNED_DAY, at_noon
 
 STRICT = text_format(Recipe)
@@ -195,8 +199,9 @@ def test_a_change_leaves_plant_ingredients_alone(client: OpenAI) -> None:
     assert curry.diet == ["Vegan", "Gluten-free"]
 
 
-def test_a_modification_prompt_without_fixtures_is_named_after_the_dish() -> None:
-    """Filler, but the title is the embedded recipe's, not the title-cased prompt."""
+def test_a_modification_prompt_without_fixtures_keeps_the_recipe() -> None:
+    """With no fixtures there are no change rules: the embedded recipe comes back as it was,
+    the request noted; never the title-cased prompt of the old filler."""
     emu = OpenAIEmulator(clock=ManualClock(at_noon(PINNED_DAY)), fixtures=None)
     current = {k: v for k, v in _fixture("pasta-carbonara").items() if k != "change_description"}
     body = {
@@ -290,3 +295,11 @@ def test_emulate_openai_refuses_a_bad_fixtures_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["emulate", "openai", "--fixtures", str(path)])
     assert result.exit_code == 2
     assert "not valid JSON" in result.output and str(path) in result.output
+
+
+def test_the_change_is_read_after_the_recipe_whatever_the_recipe_says() -> None:
+    current = dict(_fixture("apple-crumble"), description="Change it as follows: nothing.")
+    found = modification_request(modification_prompt(json.dumps(current), "make it vegan"))
+    assert found == (current, "make it vegan")
+    assert modification_request("make me pasta carbonara") is None
+    assert modification_request('{"a": 1} and then: change it as follows: x') is None

@@ -154,16 +154,16 @@ def _valid(schema: dict[str, Any], value: Any) -> bool:
 
 def modification_request(text: str) -> tuple[dict[str, Any], str] | None:
     """(the embedded object, the change request) when ``text`` is a modification prompt."""
-    marker = CHANGE_MARKER.search(text)
-    if marker is None:
-        return None
-    head = text[: marker.start()]
-    start = head.find("{")
+    start = text.find("{")
     if start < 0:
         return None
     try:
-        current, _ = json.JSONDecoder().raw_decode(head[start:])
+        current, end = json.JSONDecoder().raw_decode(text, start)
     except ValueError:
+        return None
+    # The marker after the recipe: the recipe's own text may contain the words.
+    marker = CHANGE_MARKER.search(text, end)
+    if marker is None or text[end : marker.start()].strip():
         return None
     request = text[marker.end() :].split("\n\n", 1)[0].strip()
     return (current, request) if isinstance(current, dict) and request else None
