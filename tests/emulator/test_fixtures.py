@@ -276,6 +276,11 @@ def test_a_yaml_fixtures_file_is_read(tmp_path: Path) -> None:
             "shape 'star' is not one of",
         ),
         ({"name": "x", "match": {"pattern": "("}, "response": {}}, "missing )"),
+        (
+            {"name": "x", "match": {"pattern": "a"}, "respones": {}},
+            "fixture x: unknown key 'respones'",
+        ),
+        ({"name": "x", "match": {"regex": "a"}, "response": {}}, "match: unknown key 'regex'"),
     ],
 )
 def test_a_bad_fixtures_file_names_the_file_and_entry(
@@ -303,3 +308,11 @@ def test_the_change_is_read_after_the_recipe_whatever_the_recipe_says() -> None:
     assert found == (current, "make it vegan")
     assert modification_request("make me pasta carbonara") is None
     assert modification_request('{"a": 1} and then: change it as follows: x') is None
+
+
+def test_demo_refuses_a_bad_fixtures_file(tmp_path: Path) -> None:
+    """Checked before any emulator or job starts (a run would exit 0): exit 2, the entry named."""
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"modifications": [{"name": "m", "title": "Vegan {title}"}]}))
+    result = CliRunner().invoke(app, ["demo", "--fixtures", str(path)])
+    assert result.exit_code == 2 and "modification m: 'match' needs" in result.output
