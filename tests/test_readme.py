@@ -13,6 +13,7 @@ from batchcook.config import Settings
 from batchcook.recipes.fixtures import carbonara
 from batchcook.recipes.jsonld import recipe_jsonld
 from batchcook.recipes.notion_mapping import OPTIONAL_PROPERTIES, required_schema
+from batchcook.testing.openai_emulator import shipped_fixtures
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -58,3 +59,12 @@ def test_export_section_names_every_format_and_jsonld_property() -> None:
     data |= {"suitableForDiet": ["https://schema.org/VeganDiet"]}  # carbonara has none
     missing = [key for key in data if not key.startswith("@") and f"`{key}`" not in section]
     assert missing == [], f"README does not mention {missing}"
+
+
+def test_fixtures_section_lists_every_shipped_recipe() -> None:
+    section = _section("#### Fixtures: what the emulated model answers")
+    for fixture in shipped_fixtures().fixtures:
+        assert fixture.response is not None
+        assert f"| `{fixture.name}` |" in section and fixture.response["title"] in section
+    for rule in shipped_fixtures().modifications:
+        assert rule.name in section.split("The shipped rules:")[1]

@@ -43,32 +43,63 @@ def emulate_openai(
     phase_seconds: float = typer.Option(
         2.0, help="Seconds each batch spends validating, in progress and finalizing."
     ),
+    fixtures: Path | None = typer.Option(
+        None,
+        help="Canned answers by prompt (JSON or YAML); default: the recipes shipped with "
+        "batchcook. Unmatched prompts get schema filler.",
+    ),
+    no_fixtures: bool = typer.Option(False, help="Answer every prompt with schema filler."),
 ) -> None:
     """Serve the OpenAI emulator (Files, Batches, Responses, Images) until interrupted."""
     import uvicorn
 
     from batchcook.testing.openai_emulator import (
         BatchPlan,
+        FixturesError,
         ManualClock,
         OpenAIEmulator,
         SystemClock,
+        load_fixtures,
+        shipped_fixtures,
     )
 
-    emu = OpenAIEmulator(clock=ManualClock() if manual_clock else SystemClock())
+    try:
+        canned = (
+            None if no_fixtures else load_fixtures(fixtures) if fixtures else shipped_fixtures()
+        )
+    except FixturesError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    emu = OpenAIEmulator(clock=ManualClock() if manual_clock else SystemClock(), fixtures=canned)
     emu.faults.default_batch = BatchPlan(
         validating=phase_seconds, in_progress=phase_seconds, finalizing=phase_seconds
     )
     typer.echo(f"OpenAI emulator on http://{host}:{port}/v1 (any bearer key is accepted)")
+    typer.echo(f"fixtures: {canned.source if canned else 'none (schema filler only)'}")
     uvicorn.run(emu.app, host=host, port=port, log_level="warning")
 
 
 @app.command()
-def demo(prompt: str = typer.Argument("make me pasta carbonara", help="What to cook.")) -> None:
-    """Run the main job end to end against the emulated OpenAI API, printing each step."""
+def demo(
+    prompt: str = typer.Argument("make me pasta carbonara", help="What to cook."),
+    fixtures: Path | None = typer.Option(
+        None, help="The OpenAI emulator's canned answers (JSON or YAML); default: shipped."
+    ),
+    keep: bool = typer.Option(
+        False, help="Keep the emulators serving afterwards (Ctrl-C stops) to open the page."
+    ),
+) -> None:
+    """Run the main job end to end against the emulated OpenAI and Notion APIs."""
     from batchcook.demo import run_demo
+    from batchcook.testing.openai_emulator import FixturesError, load_fixtures
 
     _settings()  # a bad environment value: one line, not a traceback
-    raise typer.Exit(run_demo(prompt))
+    try:
+        canned = load_fixtures(fixtures) if fixtures else None
+    except FixturesError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_demo(prompt, canned, keep))
 
 
 @emulate.command("notion")

@@ -5,6 +5,11 @@ runs a ``create`` job exactly as ``batchcook create --wait`` does — batches su
 the official SDK, polled, collected, the page filed through notion-client — then the job
 record, the page as text and the cover image are shown.
 
+The demo says plainly that it is emulated: the OpenAI emulator answers from its fixtures (a
+recipe written for the project when the prompt matches one, schema filler otherwise, and the
+demo says which), and the page lives in the Notion emulator, so the link shown is the
+emulator's HTML view of it, not a ``notion.so`` address that leads nowhere.
+
 The demo uses its own system database (``<data dir>/demo.sqlite``): a demo interrupted
 mid-run must never be resumed by a real worker pointed at the real APIs.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -23,7 +29,14 @@ from batchcook.config import Settings, get_settings
 from batchcook.jobs import Job
 from batchcook.stores.notion import NotionStore
 from batchcook.testing.notion_emulator import NotionEmulator
-from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, SystemClock
+from batchcook.testing.openai_emulator import (
+    BatchPlan,
+    Fixtures,
+    OpenAIEmulator,
+    SystemClock,
+    shipped_fixtures,
+)
+from batchcook.testing.openai_emulator.fixtures import shipped_path
 from batchcook.testing.server import serve
 
 PROMPT = "make me pasta carbonara"
@@ -67,11 +80,41 @@ async def _save_image(settings: Settings, job: Job) -> Path | None:
     return path
 
 
-def run_demo(prompt: str = PROMPT) -> int:
+def page_view_url(notion_url: str, page_id: str) -> str:
+    """The Notion emulator's readable HTML view of a page (``/_emulator/pages/{id}``)."""
+    return f"{notion_url}/_emulator/pages/{page_id}?format=html"
+
+
+def _dishes(fixtures: Fixtures) -> str:
+    return ", ".join(
+        str(f.response.get("title", f.name)) if f.response else f.name for f in fixtures.fixtures
+    )
+
+
+def run_demo(prompt: str = PROMPT, fixtures: Fixtures | None = None, keep: bool = False) -> int:
+    """Run one ``create`` job against both emulators and show what it made. ``keep``: serve
+    the emulators until Ctrl-C afterwards, so the page's HTML view can be opened."""
     console = Console()
-    openai = OpenAIEmulator(clock=SystemClock())
+    fixtures = shipped_fixtures() if fixtures is None else fixtures
+    openai = OpenAIEmulator(clock=SystemClock(), fixtures=fixtures)
     openai.faults.default_batch = BatchPlan(validating=0.5, in_progress=1.0, finalizing=0.5)
     notion = NotionEmulator()
+    console.print(
+        "[bold]Emulated run:[/bold] OpenAI and Notion are both emulated in this process — "
+        "no API key, no network, no cost."
+    )
+    if fixtures.response_for(prompt) is not None:
+        source = "shipped" if fixtures.source == str(shipped_path()) else fixtures.source
+        console.print(
+            f"The emulated model answers {prompt!r} with a recipe written for batchcook "
+            f"(fixtures: {source}).",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[yellow]No fixture matches {prompt!r}:[/yellow] the emulated model answers with "
+            f"schema filler. Recipes in the fixtures: {_dishes(fixtures) or 'none'}."
+        )
     with serve(openai.app) as openai_url, serve(notion.app) as notion_url:
         settings = demo_settings(get_settings(), openai_url, notion_url, notion)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,15 +122,43 @@ def run_demo(prompt: str = PROMPT) -> int:
         console.print(f"system database {settings.database()} — prompt: {prompt!r}")
         job = build_job("create", prompt, settings)
         done = run_local(settings, job, wait=True, console=console)
-        console.print_json(json.dumps(done.public()))
-        if done.status != "succeeded" or done.page_id is None:
+        record = done.public()
+        view = page_view_url(notion_url, done.page_id) if done.page_id else None
+        if view is not None:
+            # The emulator's page has a notion.so-shaped URL that leads nowhere: show the
+            # address that does show the page, for as long as the emulator runs.
+            record["page_url"] = view
+        console.print_json(json.dumps(record))
+        if done.status != "succeeded" or done.page_id is None or view is None:
             console.print(f"[red]job {done.status}:[/red] {done.error and done.error.message}")
             return 1
+        console.print(f"page:  {view}", soft_wrap=True)  # one line, so it can be copied
+        if keep:
+            console.print("        (the Notion emulator's HTML view; open it now)")
+        else:
+            console.print(
+                "        (the Notion emulator's HTML view, there only while the demo runs — "
+                "`batchcook demo --keep` keeps it open; the page's text follows)"
+            )
         console.rule("the Notion page, as text")
         console.print(notion.render_text(done.page_id), markup=False, highlight=False)
         image = asyncio.run(_save_image(settings, done))
-    console.rule()
-    console.print(f"job {done.id} succeeded: {len(openai.state.batches)} batches, 1 page")
-    console.print(f"image: {image}")
-    console.print(f"cost:  ${done.cost_usd:.5f} at batch prices (emulated; nothing was billed)")
+        console.rule()
+        console.print(
+            f"job {done.id} succeeded: {done.title!r}, {len(openai.state.batches)} batches, "
+            "1 page (in the Notion emulator)"
+        )
+        console.print(f"image: {image} (drawn by the emulator, not a photo)", soft_wrap=True)
+        console.print(
+            f"cost:  ${done.cost_usd:.5f} at batch prices for these tokens "
+            "(emulated: nothing was billed)"
+        )
+        if keep:
+            console.print(
+                f"Serving the emulators; page at {view} — Ctrl-C to stop.", soft_wrap=True
+            )
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                console.print("stopped")
     return 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from batchcook.recipes import notion_mapping as m
 from batchcook.recipes.fixtures import carbonara
-from batchcook.recipes.schema import Ingredient
+from batchcook.recipes.schema import Ingredient, Recipe
+from batchcook.testing.openai_emulator.fixtures import Fixture, shipped_fixtures
 
 
 def as_returned(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -74,3 +77,11 @@ def test_comment_mentions_the_user() -> None:
     items = m.ready_comment(carbonara(), "user-1")
     assert items[0] == {"type": "mention", "mention": {"type": "user", "user": {"id": "user-1"}}}
     assert "Pasta Carbonara" in m.plain_text(items)
+
+
+@pytest.mark.parametrize("fixture", shipped_fixtures().fixtures, ids=lambda f: f.name)
+def test_the_emulators_shipped_recipes_round_trip(fixture: Fixture) -> None:
+    """What the demo files is what a modify reads back: no shipped recipe is altered by the
+    page's shape (tags with commas, long texts)."""
+    recipe = Recipe.model_validate(fixture.response)
+    assert m.recipe_from_page(*page_of(recipe)) == m.normalise_for_notion(recipe) == recipe

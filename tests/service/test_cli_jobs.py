@@ -56,6 +56,7 @@ def test_create_wait_json_then_jobs_then_modify(world: World) -> None:
     assert modified.returncode == 0, modified.stdout + modified.stderr
     change = json.loads(modified.stdout)
     assert change["kind"] == "modify" and change["status"] == "succeeded"
+    assert change["title"] == "Vegan Pasta Carbonara"  # the record follows the new title
     assert change["page_id"] == job["page_id"] and len(world.notion.pages()) == 1
     assert len(world.openai.state.batches) == 4
     assert "Updated" in world.notion.render_text(job["page_id"])

@@ -188,6 +188,29 @@ async def test_modify_unknown_page_fails_clearly(
     assert openai_emu.calls == {}
 
 
+async def test_modify_keeps_a_sensible_title_and_the_record_follows_it(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """`#modify make it vegan` through the whole service: the emulator reads the recipe
+    embedded in the modification prompt and changes it (not a title-cased prompt), and the
+    job record names the recipe as it now is."""
+    create = Job(id=new_job_id("create"), kind="create", prompt="make me pasta carbonara")
+    await engine.start_job(create)
+    made = await wait_for(create.id)
+    assert made.status == "succeeded" and made.page_id, made.error
+    assert made.title == "Pasta Carbonara"
+
+    job = Job(id=new_job_id("modify"), kind="modify", prompt="make it vegan", page_id=made.page_id)
+    await engine.start_job(job)
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    assert done.title == "Vegan Pasta Carbonara"
+    page = notion_emu.render_text(made.page_id)
+    assert page.startswith("# Vegan Pasta Carbonara\n")
+    assert "Smoked tofu" in page and "Guanciale" not in page
+    assert "Here Is An Existing Recipe" not in page
+
+
 async def test_same_job_id_twice_is_one_job(
     service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
 ) -> None:

@@ -81,6 +81,9 @@ async def modify_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     generated = await _generate(job, prompt, SYSTEM_INSTRUCTIONS, picture)
     if "error" in generated:
         return await fail(job, generated["error"])
+    # The record names the recipe as it now is ("Vegan Pasta Carbonara"): until here it
+    # showed the recipe being changed, so a listing reads right at every stage.
+    job.title = generated["ok"]["recipe"].get("title") or job.title
     job.status = "writing"
     await publish(job)
     written = await _write(steps.update_recipe, job.page_id, generated["ok"])

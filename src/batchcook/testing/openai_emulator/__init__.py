@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.applications import Starlette
 
@@ -22,6 +23,12 @@ from batchcook.testing.openai_emulator.app import build_app
 from batchcook.testing.openai_emulator.clock import Clock, ManualClock, ScaledClock, SystemClock
 from batchcook.testing.openai_emulator.errors import APIError
 from batchcook.testing.openai_emulator.faults import BatchPlan, FaultPlan, HTTPFault
+from batchcook.testing.openai_emulator.fixtures import (
+    Fixtures,
+    FixturesError,
+    load_fixtures,
+    shipped_fixtures,
+)
 from batchcook.testing.openai_emulator.state import EmulatorState
 
 __all__ = [
@@ -29,25 +36,37 @@ __all__ = [
     "BatchPlan",
     "Clock",
     "FaultPlan",
+    "Fixtures",
+    "FixturesError",
     "HTTPFault",
     "ManualClock",
     "OpenAIEmulator",
     "ScaledClock",
     "SystemClock",
+    "load_fixtures",
+    "shipped_fixtures",
 ]
 
 
 @dataclass
 class OpenAIEmulator:
-    """One emulated OpenAI account: its files, batches, clock and fault plan."""
+    """One emulated OpenAI account: its files, batches, clock and fault plan.
+
+    ``fixtures``: canned answers by prompt — a ``Fixtures``, the path of a fixtures file, or
+    ``None`` for schema filler only. By default the recipes shipped with the package, so a
+    demo shows a dish a person would cook.
+    """
 
     catalog: Catalog = field(default_factory=load_catalog)
     clock: Clock = field(default_factory=ManualClock)
     api_keys: set[str] | None = None
     max_batch_file_bytes: int = 200 * 1024 * 1024
     max_batch_lines: int = 50_000
+    fixtures: Fixtures | str | Path | None = field(default_factory=shipped_fixtures)
 
     def __post_init__(self) -> None:
+        if isinstance(self.fixtures, str | Path):
+            self.fixtures = load_fixtures(self.fixtures)
         self.faults = FaultPlan()
         self.state = EmulatorState(
             self.catalog,
@@ -55,6 +74,7 @@ class OpenAIEmulator:
             self.faults,
             max_batch_file_bytes=self.max_batch_file_bytes,
             max_batch_lines=self.max_batch_lines,
+            fixtures=self.fixtures,
         )
         self.app: Starlette = build_app(self.state, self.api_keys)
 

@@ -1,9 +1,13 @@
 """What the emulated models "generate": deterministic from the request, valid by construction.
 
-The recipe text is JSON built from the requested strict schema (so it validates), seeded by a
-hash of the input so the same request gives the same answer. Images are real encoded images
-of the requested size and format. Token counts follow the real shapes: about four characters
-a token for text, the published per-image token table for images.
+In order: a modification prompt (a recipe as JSON plus "Change it as follows: …") is answered
+with that recipe changed by the fixtures' change rules; a prompt matching a fixture gets the
+fixture's canned JSON (a real recipe) or drawing; anything else gets JSON built from the
+requested strict schema, seeded by a hash of the input so the same request gives the same
+answer. Canned or changed JSON is used only when it validates against the request's schema,
+so the emulator never returns what the real model, bound by that schema, could not. Images are
+real encoded images of the requested size and format. Token counts follow the real shapes:
+about four characters a token for text, the published per-image token table for images.
 """
 
 from __future__ import annotations
@@ -14,16 +18,26 @@ import io
 import json
 import math
 import random
+import re
 import time
 import uuid
 from functools import lru_cache
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from PIL import Image, ImageDraw
 
 from batchcook.generation.catalog import ModelInfo
 from batchcook.generation.estimate import IMAGE_OUTPUT_TOKENS
+from batchcook.testing.openai_emulator.drawing import draw_dish
+from batchcook.testing.openai_emulator.fixtures import Drawing, Fixtures, Modification
 from batchcook.testing.openai_emulator.validation import image_dimensions
+
+# How ``batchcook.recipes.prompts.modification_prompt`` frames a change; a test keeps the two
+# in step. The recipe JSON comes before the marker, the request right after it.
+CHANGE_MARKER = re.compile(r"change it as follows:[ \t]*", re.IGNORECASE)
+# And how ``modified_image_prompt`` asks for the changed dish's picture.
+IMAGE_CHANGE_MARKER = re.compile(r"changed as follows:", re.IGNORECASE)
 
 REASONING_TOKENS = {"none": 0, "minimal": 0, "low": 64, "medium": 256, "high": 1024, "xhigh": 2048}
 # Output tokens per image: the same table the service estimates costs with.
@@ -118,17 +132,141 @@ class _Instance:
         return f"{words.capitalize()} for {self.topic} ({self.rng.randint(1, 999)})"
 
 
-def structured_text(schema: dict[str, Any], seed_text: str) -> str:
+def structured_text(schema: dict[str, Any], seed_text: str, topic: str | None = None) -> str:
+    """Schema filler; ``topic`` names the dish in titles (default: the start of the input)."""
     rng = _seed(schema, seed_text)
-    return json.dumps(_Instance(schema, rng, seed_text).value(schema), ensure_ascii=False)
+    instance = _Instance(schema, rng, seed_text if topic is None else topic)
+    return json.dumps(instance.value(schema), ensure_ascii=False)
 
 
-def response_body(body: dict[str, Any], info: ModelInfo, *, refuse: bool = False) -> dict[str, Any]:
+def _valid(schema: dict[str, Any], value: Any) -> bool:
+    try:
+        return not any(True for _ in Draft202012Validator(schema).iter_errors(value))
+    except Exception:  # a schema jsonschema cannot use: never answer with canned JSON then
+        return False
+
+
+def modification_request(text: str) -> tuple[dict[str, Any], str] | None:
+    """(the embedded object, the change request) when ``text`` is a modification prompt."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        current, end = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return None
+    # The marker after the recipe: the recipe's own text may contain the words.
+    marker = CHANGE_MARKER.search(text, end)
+    if marker is None or text[end : marker.start()].strip():
+        return None
+    request = text[marker.end() :].split("\n\n", 1)[0].strip()
+    return (current, request) if isinstance(current, dict) and request else None
+
+
+def _cased(replacement: str, matched: str) -> str:
+    return replacement[:1].upper() + replacement[1:] if matched[:1].isupper() else replacement
+
+
+def _reword(value: Any, rule: Modification) -> Any:
+    if isinstance(value, str):
+        text: str = value
+        for pattern, replacement in rule.words:
+
+            def swap(m: re.Match[str], r: str = replacement) -> str:
+                return _cased(r, m.group(0))
+
+            text = pattern.sub(swap, text)
+        return text
+    if isinstance(value, list):
+        return [_reword(v, rule) for v in value]
+    if isinstance(value, dict):
+        return {k: _reword(v, rule) for k, v in value.items()}
+    return value
+
+
+def _swap_ingredients(items: list[Any], rule: Modification) -> list[Any]:
+    """Each matching ingredient replaced (first rule wins), duplicates merged."""
+    out: list[Any] = []
+    seen: set[str] = set()
+    for item in items:
+        name = item.get("ingredient") if isinstance(item, dict) else None
+        swap = next((s for s in rule.ingredients if name and s.pattern.search(name)), None)
+        if swap is not None and isinstance(item, dict):
+            quantity = swap.quantity if swap.quantity is not None else item.get("quantity")
+            item = {**item, "ingredient": swap.ingredient, "quantity": quantity}
+        key = json.dumps(item.get("ingredient") if isinstance(item, dict) else item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def apply_change(current: dict[str, Any], request: str, fixtures: Fixtures) -> dict[str, Any]:
+    """The recipe changed as a cook would for ``request``: a matching change rule swaps
+    ingredients, rewords steps, adjusts tags and renames ("Vegan Pasta Carbonara"); with no
+    rule, the recipe is kept and only ``change_description`` records the request."""
+    changed = dict(current)
+    rule = fixtures.modification_for(request)
+    if rule is None:
+        note = f"Adjusted as requested: {request.rstrip('.')}."
+    else:
+        title = str(current.get("title", ""))
+        if title and "title" in changed:
+            prefix = rule.title.split("{title}")[0].strip().lower()
+            if not (prefix and title.lower().startswith(prefix)):
+                changed["title"] = rule.title.replace("{title}", title)
+        tags = {*rule.add, *rule.remove, *rule.set}  # set by the rule, not reworded
+        for key, items in rule.remove.items():
+            if isinstance(changed.get(key), list):
+                changed[key] = [v for v in changed[key] if v not in items]
+        for key, value in list(changed.items()):
+            if key == "title" or key in tags:
+                continue
+            if key == "ingredients" and isinstance(value, list):
+                value = _swap_ingredients(value, rule)
+            changed[key] = _reword(value, rule)
+        for key, items in rule.add.items():
+            if isinstance(changed.get(key), list):
+                changed[key] = changed[key] + [v for v in items if v not in changed[key]]
+        for key, value in rule.set.items():
+            if key in changed:
+                changed[key] = value
+        note = rule.change_description or f"Changed as requested: {request.rstrip('.')}."
+    changed["change_description"] = note
+    return changed
+
+
+def answer_text(schema: dict[str, Any], user_text: str, fixtures: Fixtures | None) -> str:
+    """The JSON the emulated model returns for a strict ``json_schema`` request."""
+    fixtures = fixtures or Fixtures()
+    modify = modification_request(user_text)
+    if modify is not None:
+        current, request = modify
+        changed = apply_change(current, request, fixtures)
+        if "change_description" not in (schema.get("properties") or {}):
+            changed.pop("change_description")
+        if _valid(schema, changed):
+            return json.dumps(changed, ensure_ascii=False)
+        # Not this schema's shape: filler, but named after the dish, not the prompt.
+        return structured_text(schema, user_text, str(current.get("title") or "dish"))
+    fixture = fixtures.response_for(user_text)
+    if fixture is not None and fixture.response is not None and _valid(schema, fixture.response):
+        return json.dumps(fixture.response, ensure_ascii=False)
+    return structured_text(schema, user_text)
+
+
+def response_body(
+    body: dict[str, Any],
+    info: ModelInfo,
+    *,
+    refuse: bool = False,
+    fixtures: Fixtures | None = None,
+) -> dict[str, Any]:
     """A ``Response`` object for a validated ``/v1/responses`` request."""
     user_text = _input_text(body)
     fmt = (body.get("text") or {}).get("format") or {"type": "text"}
     if fmt.get("type") == "json_schema":
-        text = structured_text(fmt.get("schema", {}), user_text)
+        text = answer_text(fmt.get("schema", {}), user_text, fixtures)
     elif fmt.get("type") == "json_object":
         text = json.dumps({"answer": user_text[:200]})
     else:
@@ -202,9 +340,19 @@ def response_body(body: dict[str, Any], info: ModelInfo, *, refuse: bool = False
 
 
 @lru_cache(maxsize=64)
-def render_image(prompt: str, width: int, height: int, fmt: str, compression: int) -> bytes:
-    """A real image: a plate on a table, colours from the prompt, in the requested format."""
+def render_image(
+    prompt: str,
+    width: int,
+    height: int,
+    fmt: str,
+    compression: int,
+    drawing: Drawing | None = None,
+) -> bytes:
+    """A real image in the requested format: the fixture's dish when one matched, else a
+    plate on a table with colours from the prompt."""
     rng = _seed(prompt)
+    if drawing is not None:
+        return _encode(draw_dish(drawing, width, height, rng), fmt, compression)
     table = tuple(rng.randint(60, 200) for _ in range(3))
     food = tuple(rng.randint(100, 255) for _ in range(3))
     image = Image.new("RGB", (width, height), table)
@@ -215,6 +363,10 @@ def render_image(prompt: str, width: int, height: int, fmt: str, compression: in
         x, y = cx + rng.randint(-r // 2, r // 2), cy + rng.randint(-r // 2, r // 2)
         s = rng.randint(r // 10, r // 4)
         draw.ellipse((x - s, y - s, x + s, y + s), fill=food)
+    return _encode(image, fmt, compression)
+
+
+def _encode(image: Image.Image, fmt: str, compression: int) -> bytes:
     out = io.BytesIO()
     if fmt == "png":
         image.save(out, format="PNG")
@@ -223,9 +375,16 @@ def render_image(prompt: str, width: int, height: int, fmt: str, compression: in
     return out.getvalue()
 
 
-def image_body(body: dict[str, Any], info: ModelInfo) -> dict[str, Any]:
+def image_body(
+    body: dict[str, Any], info: ModelInfo, fixtures: Fixtures | None = None
+) -> dict[str, Any]:
     """An ``ImagesResponse`` for a validated ``/v1/images/generations`` request."""
     prompt = str(body["prompt"])
+    drawing = fixtures.image_for(prompt) if fixtures is not None else None
+    changed = IMAGE_CHANGE_MARKER.search(prompt)
+    if drawing is not None and fixtures is not None and changed is not None:
+        rule = fixtures.modification_for(prompt[changed.end() :])
+        drawing = rule.redraw(drawing) if rule is not None else drawing
     size = body.get("size") or "auto"
     width, height = image_dimensions(size)
     fmt = body.get("output_format") or "png"
@@ -237,7 +396,7 @@ def image_body(body: dict[str, Any], info: ModelInfo) -> dict[str, Any]:
     data = [
         {
             "b64_json": base64.b64encode(
-                render_image(f"{prompt}#{i}", width, height, fmt, compression)
+                render_image(f"{prompt}#{i}", width, height, fmt, compression, drawing)
             ).decode()
         }
         for i in range(n)

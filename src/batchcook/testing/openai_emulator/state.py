@@ -22,6 +22,7 @@ from batchcook.testing.openai_emulator import content, validation
 from batchcook.testing.openai_emulator.clock import Clock
 from batchcook.testing.openai_emulator.errors import APIError, bad_request, not_found, server_error
 from batchcook.testing.openai_emulator.faults import BatchPlan, FaultPlan
+from batchcook.testing.openai_emulator.fixtures import Fixtures
 from batchcook.testing.openai_emulator.webhooks import batch_event, deliver
 
 BATCH_ENDPOINTS_SERVED = ("/v1/responses", "/v1/images/generations")
@@ -144,6 +145,7 @@ class EmulatorState:
         max_batch_file_bytes: int = 200 * 1024 * 1024,
         max_batch_lines: int = 50_000,
         refusal_triggers: tuple[str, ...] = ("poison", "weapon"),
+        fixtures: Fixtures | None = None,
     ) -> None:
         self.catalog = catalog
         self.clock = clock
@@ -151,6 +153,7 @@ class EmulatorState:
         self.max_batch_file_bytes = max_batch_file_bytes
         self.max_batch_lines = max_batch_lines
         self.refusal_triggers = refusal_triggers
+        self.fixtures = fixtures  # canned answers by prompt; None: schema filler only
         self.files: dict[str, StoredFile] = {}
         self.batches: dict[str, BatchRecord] = {}
         self.lock = threading.RLock()
@@ -171,10 +174,10 @@ class EmulatorState:
             info = validation.validate_responses_body(body, self.catalog, self.today())
             text = content._input_text(body).lower()
             refuse = any(word in text for word in self.refusal_triggers)
-            return content.response_body(body, info, refuse=refuse)
+            return content.response_body(body, info, refuse=refuse, fixtures=self.fixtures)
         if endpoint == "/v1/images/generations":
             info = validation.validate_images_body(body, self.catalog, self.today())
-            return content.image_body(body, info)
+            return content.image_body(body, info, self.fixtures)
         raise not_found(f"Invalid URL (POST {endpoint})")
 
     # --- files ------------------------------------------------------------------------------
