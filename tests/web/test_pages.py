@@ -185,7 +185,7 @@ def notion_gallery(
         dbos_engine,
         openai_switch[1],
         tmp_path,
-        notion_token="secret_x",
+        notion_token=notion_emu.token,  # the API's create preflight reads the database
         notion_recipes_database_id=notion_emu.recipes_database_id,
         notion_base_url=notion_switch[1],
     )
