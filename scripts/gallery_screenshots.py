@@ -13,6 +13,8 @@ Usage:
 from __future__ import annotations
 
 import asyncio
+import io
+import random
 import sys
 import tempfile
 from pathlib import Path
@@ -21,10 +23,11 @@ from playwright.sync_api import sync_playwright
 
 from batchcook.api.app import create_app
 from batchcook.config import Settings
-from batchcook.recipes.fixtures import carbonara, lemon_tart, shakshuka
+from batchcook.recipes.schema import Recipe
 from batchcook.stores.base import Image
 from batchcook.stores.local import LocalStore
-from batchcook.testing.openai_emulator.content import render_image
+from batchcook.testing.openai_emulator.drawing import draw_dish
+from batchcook.testing.openai_emulator.fixtures import shipped_fixtures
 from batchcook.testing.server import serve
 from batchcook.workflows.runtime import configure
 
@@ -33,11 +36,19 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 async def seed(store: LocalStore) -> str:
-    """File the samples oldest first; the id of the one the recipe screenshot shows."""
+    """File the OpenAI emulator's shipped recipes with their drawn dishes, oldest first (as
+    ``make demo`` would make them); the id of the one the recipe screenshot shows."""
     ids = []
-    for recipe in (lemon_tart(), shakshuka(), carbonara()):
-        photo = Image(render_image(recipe.title, 1536, 1024, "jpeg", 80), "image/jpeg")
-        stored = await store.create(recipe, photo, job_id=f"sample-{recipe.title}")
+    fixtures = [f for f in shipped_fixtures().fixtures if f.response and f.image]
+    for fixture in reversed(fixtures):  # carbonara, the first, ends up newest
+        assert fixture.response is not None and fixture.image is not None
+        recipe = Recipe.model_validate(fixture.response)
+        buffer = io.BytesIO()
+        draw_dish(fixture.image, 1536, 1024, random.Random(fixture.name)).save(
+            buffer, "JPEG", quality=85
+        )
+        photo = Image(buffer.getvalue(), "image/jpeg")
+        stored = await store.create(recipe, photo, job_id=f"sample-{fixture.name}")
         ids.append(stored.id)
     return ids[-1]
 
