@@ -19,7 +19,7 @@ from batchcook import metrics
 from batchcook.config import Settings
 from batchcook.generation.batch import BatchRunner
 from batchcook.jobs import TERMINAL_STATUSES, Job
-from batchcook.workflows import executors, marks, recipes, spend, sweep, watch
+from batchcook.workflows import executors, recipes, sweep, watch
 from batchcook.workflows.runtime import QUEUE, SWEEP_QUEUE, StoreFactory, configure, runtime
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,7 @@ def shutdown() -> None:
         _heartbeat.stop()
         _heartbeat = None
     watch.stop()
-    marks.dispose()
-    spend.dispose()
+    executors.dispose_shared()  # the marks' and the spend ledger's engines
     DBOS.destroy(destroy_registry=False)
 
 

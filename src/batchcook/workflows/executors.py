@@ -61,6 +61,27 @@ def connect(url: str, tables: MetaData = metadata) -> Engine:
     return engine
 
 
+_shared: dict[tuple[str, int], Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(url: str, tables: MetaData) -> Engine:
+    """One engine per database and table set for the whole process (marks, the spend
+    ledger): made, with its tables, on first use; closed by ``dispose_shared``."""
+    key = (url, id(tables))
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = connect(url, tables)
+        return _shared[key]
+
+
+def dispose_shared() -> None:
+    with _shared_lock:
+        for engine in _shared.values():
+            engine.dispose()
+        _shared.clear()
+
+
 def beat(engine: Engine, executor_id: str, now: float | None = None) -> None:
     stamp = time.time() if now is None else now
     with engine.begin() as conn:

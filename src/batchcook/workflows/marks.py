@@ -10,14 +10,13 @@ skips the search; only a re-run, which finds the mark taken, searches.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 from sqlalchemy import Column, Float, MetaData, String, Table, delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from batchcook.workflows.executors import connect
+from batchcook.workflows.executors import shared
 
 metadata = MetaData()
 marks = Table(
@@ -26,15 +25,10 @@ marks = Table(
     Column("key", String(300), primary_key=True),
     Column("created_at", Float, nullable=False),
 )
-_engines: dict[str, Engine] = {}
-_lock = threading.Lock()
 
 
 def _engine(url: str) -> Engine:
-    with _lock:
-        if url not in _engines:
-            _engines[url] = connect(url, metadata)
-        return _engines[url]
+    return shared(url, metadata)
 
 
 def claim(url: str, key: str) -> bool:
@@ -56,10 +50,3 @@ def forget_older_than(url: str, seconds: float) -> int:
     with _engine(url).begin() as conn:
         done = conn.execute(delete(marks).where(marks.c.created_at < time.time() - seconds))
         return done.rowcount or 0
-
-
-def dispose() -> None:
-    with _lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()

@@ -8,14 +8,13 @@ instead would grow with the number of jobs (as the metrics scrape did).
 
 from __future__ import annotations
 
-import threading
 import time
 
 from sqlalchemy import Boolean, Column, Float, MetaData, String, Table, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from batchcook.workflows.executors import connect
+from batchcook.workflows.executors import shared
 
 metadata = MetaData()
 spend = Table(
@@ -26,15 +25,10 @@ spend = Table(
     Column("usd", Float, nullable=False),
     Column("final", Boolean, nullable=False, default=False),
 )
-_engines: dict[str, Engine] = {}
-_lock = threading.Lock()
 
 
 def _engine(url: str) -> Engine:
-    with _lock:
-        if url not in _engines:
-            _engines[url] = connect(url, metadata)
-        return _engines[url]
+    return shared(url, metadata)
 
 
 def spent_since(url: str, since: float) -> float:
@@ -81,10 +75,3 @@ def settle(url: str, job_id: str, usd: float) -> None:
             conn.execute(
                 spend.insert().values(job_id=job_id, created_at=time.time(), usd=usd, final=True)
             )
-
-
-def dispose() -> None:
-    with _lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
