@@ -126,6 +126,17 @@ def keyed_gallery(
     )
 
 
+@pytest.fixture
+def capped_gallery(
+    dbos_engine: str,
+    openai_emu: OpenAIEmulator,
+    openai_switch: tuple[Switch, str],
+    tmp_path: Path,
+) -> Iterator[Gallery]:
+    """The same with a daily budget already spent (a cap below any job's estimate)."""
+    yield from _gallery(dbos_engine, openai_emu, openai_switch, tmp_path, daily_budget_usd=0.000001)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Per module, not per session: Playwright's sync API keeps its event loop set as the

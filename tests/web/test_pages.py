@@ -139,6 +139,12 @@ def test_the_form_works_without_javascript(gallery: Gallery) -> None:
     assert empty.status_code == 422 and "empty" in empty.text
 
 
+def test_the_form_passes_the_same_budget_check_as_the_api(capped_gallery: Gallery) -> None:
+    refused = httpx.post(f"{capped_gallery.url}/new", data={"prompt": "bouillabaisse"})
+    assert refused.status_code == 422 and "BATCHCOOK_DAILY_BUDGET_USD" in refused.text
+    assert capped_gallery.openai.calls == {}
+
+
 def test_a_running_job_page_refreshes_itself_without_javascript(gallery: Gallery) -> None:
     gallery.openai.faults.default_batch.in_progress = 600
     job_id = gallery.create("slow soup")

@@ -454,5 +454,16 @@ def create_app(
         return SafeJSONResponse({"jobs": [j.public() for j in jobs]})
 
     # Last, so the API's routes win wherever a path could match both.
-    mount_gallery(app, settings)
+    async def admit_from_form(job: Job) -> str | None:
+        """The gallery's form passes the same checks as ``POST /api/recipes``."""
+        try:
+            await refuse_unless_ready(job)
+            await asyncio.to_thread(budget.admit, [job], settings)
+        except HTTPProblem as problem:
+            return problem.message
+        except budget.BudgetExceeded as refused:
+            return str(refused)
+        return None
+
+    mount_gallery(app, settings, admit_from_form)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from importlib.resources import files
 from pathlib import Path
@@ -92,8 +92,17 @@ def web_link(url: str | None) -> str | None:
     return url if url and url.startswith(("https://", "http://")) else None
 
 
-def mount_gallery(app: FastAPI, settings: Settings) -> None:
-    """Add the gallery's pages, its image route and ``/static`` to ``app``."""
+Admit = Callable[[Job], Awaitable[str | None]]
+
+
+async def _admit_all(job: Job) -> str | None:
+    return None
+
+
+def mount_gallery(app: FastAPI, settings: Settings, admit: Admit = _admit_all) -> None:
+    """Add the gallery's pages, its image route and ``/static`` to ``app``. ``admit`` is
+    the API's own check before a job starts (the preflight and the budget caps): why the
+    job is refused, or None."""
     env = templates()
     static = Path(str(files("batchcook.web") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="gallery_static")
@@ -157,6 +166,9 @@ def mount_gallery(app: FastAPI, settings: Settings) -> None:
             )
         except InputError as error:
             return await index_page(request, gallery.Query(), 422, error.message)
+        refused = await admit(job)
+        if refused is not None:
+            return await index_page(request, gallery.Query(), 422, refused)
         await engine.start_job(job)
         return RedirectResponse(request.url_for("gallery_job", job_id=job.id), status_code=303)
 
