@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from batchcook import __version__
@@ -120,3 +121,17 @@ def test_jobs_refuses_an_unknown_status(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["jobs", "--status", "bogus"])
     assert result.exit_code == 2
     assert "unknown status 'bogus'" in result.output
+
+
+def test_open_prints_and_opens_the_gallery_recipe_or_job_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    base = "http://gallery.test:9000"
+    for args in ([], ["0123abcd"], ["create-r1"]):
+        result = CliRunner().invoke(app, ["open", *args, "--server", base])
+        assert result.exit_code == 0, result.output
+    assert opened == [f"{base}/", f"{base}/recipes/0123abcd", f"{base}/jobs/create-r1"]

@@ -627,6 +627,28 @@ def cancel(
         typer.echo(f"{job.id} already ended ({job.status}): nothing to cancel")
 
 
+@app.command("open")
+def open_page(
+    item: str | None = typer.Argument(None, help="A recipe id or a job id; else the gallery."),
+    server: str | None = typer.Option(
+        None, help="The running `batchcook serve` (BATCHCOOK_SERVER_URL; else 127.0.0.1:8000)."
+    ),
+) -> None:
+    """Open the gallery, a recipe page or a job page in the default browser."""
+    import webbrowser
+
+    base = (server or _settings().server_url or "http://127.0.0.1:8000").rstrip("/")
+    if item is None:
+        url = f"{base}/"
+    elif item.startswith(("create-", "modify-")):
+        url = f"{base}/jobs/{item}"
+    else:
+        url = f"{base}/recipes/{item}"
+    typer.echo(url)
+    if not webbrowser.open(url):
+        err.print("no browser to open here: open the address above yourself")
+
+
 # --- Notion -------------------------------------------------------------------------------
 
 
