@@ -496,3 +496,20 @@ def test_cancel_stops_the_job_and_its_batches(
     assert again.status_code == 409 and "only a failed job" in again.json()["error"]["message"]
     assert httpx.post(f"{url}/api/jobs/create-nope/retry", headers=AUTH).status_code == 404
     httpx.post(f"{url}/api/jobs/{retried.json()['job_id']}/cancel", headers=AUTH)
+
+
+def test_docs_describe_bodies_status_codes_and_the_key(api: tuple[str, Settings]) -> None:
+    url, _ = api
+    schema = httpx.get(f"{url}/openapi.json").json()
+    create = schema["paths"]["/api/recipes"]["post"]
+    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert body["required"] == ["prompt"] and "request_id" in body["properties"]
+    assert "202" in create["responses"] and "200" not in create["responses"]
+    assert {"401", "422", "429"} <= set(create["responses"])
+    assert create["security"] == [{"bearer": []}]
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    bulk = schema["paths"]["/api/recipes/bulk"]["post"]["requestBody"]["content"]
+    assert bulk["application/json"]["schema"]["$ref"].endswith("/BulkCreate")
+    assert "security" not in schema["paths"]["/api/recipes/modify"]["post"]  # signed instead
+    assert httpx.get(f"{url}/docs").status_code == 200

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from batchcook import budget, metrics
-from batchcook.api import webhook
+from batchcook.api import docs, webhook
 from batchcook.api.limits import BodyLimit, BodyTooLarge
 from batchcook.api.redact import redact_access_log
 from batchcook.config import Settings
@@ -197,7 +197,7 @@ def create_app(
         await engine.start_job(job)
         return accepted(request, job.id, "Recipe creation in progress")
 
-    @app.post("/api/recipes/bulk")
+    @app.post("/api/recipes/bulk", status_code=202, responses=docs.ERRORS)
     async def create_bulk(request: Request) -> JSONResponse:
         """Many recipes in one request: one job per prompt, all validated first."""
         authorize(request)
@@ -252,20 +252,22 @@ def create_app(
         body = await metrics.exposition(settings.catalog_path)
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
-    @app.get("/api/recipes")
+    @app.get("/api/recipes", status_code=202, response_model=docs.Accepted, responses=docs.ERRORS)
     @app.get("/recipes", include_in_schema=False)
     async def create_by_get(request: Request) -> JSONResponse:
         """For phone shortcuts: everything in the query string, ``?key=`` allowed."""
         authorize(request, allow_query_key=True)
         return await start_create(request, dict(request.query_params))
 
-    @app.post("/api/recipes")
+    @app.post("/api/recipes", status_code=202, response_model=docs.Accepted, responses=docs.ERRORS)
     @app.post("/recipes", include_in_schema=False)
     async def create_by_post(request: Request) -> JSONResponse:
         authorize(request)
         return await start_create(request, await json_body(request))
 
-    @app.post("/api/jobs/modify")
+    @app.post(
+        "/api/jobs/modify", status_code=202, response_model=docs.Accepted, responses=docs.ERRORS
+    )
     async def modify_by_api(request: Request) -> JSONResponse:
         authorize(request)
         body = await json_body(request)
@@ -407,7 +409,12 @@ def create_app(
             raise HTTPProblem(404, f"no job {job_id!r}")
         return SafeJSONResponse(job.public())
 
-    @app.post("/api/jobs/{job_id}/retry")
+    @app.post(
+        "/api/jobs/{job_id}/retry",
+        status_code=202,
+        response_model=docs.Accepted,
+        responses=docs.ERRORS,
+    )
     async def retry_job(request: Request, job_id: str) -> JSONResponse:
         """A new attempt of a failed job, reusing every result it paid for."""
         authorize(request)
@@ -466,4 +473,5 @@ def create_app(
         return None
 
     mount_gallery(app, settings, admit_from_form)
+    app.openapi = docs.openapi_for(app)  # type: ignore[method-assign]
     return app
