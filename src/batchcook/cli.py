@@ -627,6 +627,50 @@ def cancel(
         typer.echo(f"{job.id} already ended ({job.status}): nothing to cancel")
 
 
+@app.command()
+def costs(
+    since: str | None = typer.Option(None, help="Only jobs created on or after YYYY-MM-DD."),
+    limit: int = typer.Option(1000, help="How many of the latest jobs to read."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    server: str | None = typer.Option(None, help=SERVER_HELP),
+) -> None:
+    """Spend and savings (against the standard price) by day and model."""
+    from datetime import date
+
+    from batchcook.cli_jobs import ServerClient, ServerError, read_jobs_local
+    from batchcook.costs import by_day_and_model
+    from batchcook.generation.catalog import load_catalog
+
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        err.print(f"[red]error:[/red] --since {since!r} is not a date: use YYYY-MM-DD")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    url = server or settings.server_url
+
+    async def remote() -> list[Job]:
+        async with ServerClient(url or "", settings) as client:
+            return await client.jobs(None, min(limit, 200))  # the API lists at most 200
+
+    try:
+        found = asyncio.run(remote()) if url else read_jobs_local(settings, None, None, limit)
+    except ServerError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    rows = by_day_and_model(found, load_catalog(settings.catalog_path), start)
+    if as_json:
+        typer.echo(json.dumps([row.__dict__ for row in rows], indent=2))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row.day}  {row.model:<18} {row.tier:<8} {row.requests:>5} requests  "
+            f"${row.usd:>9.4f}  saved ${row.saved_usd:.4f}"
+        )
+    total, kept = sum(r.usd for r in rows), sum(r.saved_usd for r in rows)
+    typer.echo(f"total ${total:.4f}, saved ${kept:.4f} against the standard price")
+
+
 @app.command("open")
 def open_page(
     item: str | None = typer.Argument(None, help="A recipe id or a job id; else the gallery."),

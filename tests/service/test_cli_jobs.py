@@ -43,6 +43,10 @@ def test_create_wait_json_then_jobs_then_modify(world: World) -> None:
     listed = run(batchcook("jobs"), world.env, world.tmp)
     assert listed.returncode == 0, listed.stderr
     assert "create-r1  succeeded" in listed.stdout
+    spent = json.loads(run(batchcook("costs", "--json"), world.env, world.tmp).stdout)
+    assert {row["tier"] for row in spent} == {"batch"}
+    assert sum(r["usd"] for r in spent) == pytest.approx(job["cost_usd"], abs=1e-5)
+    assert all(r["saved_usd"] == pytest.approx(r["usd"]) for r in spent)  # batch: half price
     one = run(batchcook("jobs", "create-r1", "--json"), world.env, world.tmp)
     assert json.loads(one.stdout)["page_id"] == job["page_id"]
     missing = run(batchcook("jobs", "create-nope"), world.env, world.tmp)
