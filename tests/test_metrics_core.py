@@ -1,5 +1,6 @@
-"""batchcook.metrics without a service: path templates, the Notion transport's counts and
-retries, the latency histogram's once-per-batch rule, and cost/savings from job records."""
+"""batchcook.instrument, the job gauges and the worker metrics port without a service: path
+templates, the Notion transport's counts and retries, the latency histogram's once-per-batch
+rule, and cost/savings from job records."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import httpx
 import pytest
 from openai.types import Batch
 
-from batchcook import metrics
+from batchcook import instrument
+from batchcook.api import metrics_server
 from batchcook.config import Settings
 from batchcook.generation.catalog import Usage, load_catalog
 from batchcook.jobs import BatchState, Cost, Job
+from batchcook.workflows import job_metrics
 
 
 def value(name: str, labels: dict[str, str]) -> float:
-    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+    return instrument.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.parametrize(
@@ -33,7 +36,7 @@ def value(name: str, labels: dict[str, str]) -> float:
     ],
 )
 def test_endpoint_template(path: str, template: str) -> None:
-    assert metrics.endpoint_template(path) == template
+    assert instrument.endpoint_template(path) == template
 
 
 async def test_notion_transport_counts_codes_errors_and_marked_retries() -> None:
@@ -52,7 +55,7 @@ async def test_notion_transport_counts_codes_errors_and_marked_retries() -> None
     errors_before = value("batchcook_api_errors_total", {**labels, "code": "429"})
     retries_before = value("batchcook_api_retries_total", labels)
     async with httpx.AsyncClient(
-        transport=metrics.notion_transport(httpx.MockTransport(handler))
+        transport=instrument.notion_transport(httpx.MockTransport(handler))
     ) as client:
 
         async def create() -> httpx.Response:
@@ -60,7 +63,7 @@ async def test_notion_transport_counts_codes_errors_and_marked_retries() -> None
             response.raise_for_status()
             return response
 
-        attempt = metrics.mark_retries(create)
+        attempt = instrument.mark_retries(create)
         with pytest.raises(httpx.HTTPStatusError):
             await attempt()
         assert (await attempt()).status_code == 200
@@ -114,10 +117,10 @@ def test_latency_is_observed_once_per_batch_from_openai_timestamps() -> None:
     under_30m = value("batchcook_batch_latency_seconds_bucket", {**labels, "le": "1800.0"})
     running = _batch("batch_unit_a1", "in_progress", 1_000)
     done = _batch("batch_unit_a1", "completed", 1_000, completed_at=1_000 + 900)
-    metrics.batches_polled([running])
+    instrument.batches_polled([running])
     assert value("batchcook_batch_latency_seconds_count", labels) == count
-    metrics.batches_polled([done])
-    metrics.batches_polled([done])  # polled again (its sibling still running): once only
+    instrument.batches_polled([done])
+    instrument.batches_polled([done])  # polled again (its sibling still running): once only
     assert value("batchcook_batch_latency_seconds_count", labels) == count + 1
     assert value("batchcook_batch_latency_seconds_bucket", {**labels, "le": "600.0"}) == under_10m
     assert (
@@ -160,7 +163,7 @@ def test_summarize_cost_savings_statuses_and_resubmissions() -> None:
         Job(id="c", kind="modify", prompt="p", status="failed", costs=[cost("batch", 1.0, "x")]),
         Job(id="d", kind="create", prompt="p"),
     ]
-    snap = metrics.summarize(jobs)
+    snap = job_metrics.summarize(jobs)
     assert snap.scanned == 4
     assert snap.jobs[("succeeded", "create", "batch")] == 1
     assert snap.jobs[("succeeded", "create", "standard")] == 1
@@ -175,7 +178,7 @@ def test_summarize_cost_savings_statuses_and_resubmissions() -> None:
     assert snap.savings[("x", "batch", "batch")] == 0
     assert snap.resubmissions == {"/v1/images/generations": 1}
 
-    collector = metrics.JobRecords()
+    collector = job_metrics.JobRecords()
     collector.snapshot = snap
     families = {f.name: f for f in collector.collect()}
     assert {s.value for s in families["batchcook_jobs_scanned"].samples} == {4}
@@ -186,8 +189,8 @@ def test_summarize_cost_savings_statuses_and_resubmissions() -> None:
 
 
 def test_a_worker_serves_its_own_counters_on_a_port_behind_the_api_key() -> None:
-    assert metrics.serve_in_thread(Settings(metrics_port=None)) is None
-    port = metrics.serve_in_thread(Settings(metrics_port=0, api_key="k-1"))
+    assert metrics_server.serve_in_thread(Settings(metrics_port=None)) is None
+    port = metrics_server.serve_in_thread(Settings(metrics_port=0, api_key="k-1"))
     assert port
     url = f"http://127.0.0.1:{port}/metrics"
     assert httpx.get(url).status_code == 401

@@ -28,6 +28,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from batchcook.api.metrics_server import serve_in_thread
 from batchcook.config import Settings
 from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import TERMINAL_STATUSES, Job
@@ -329,6 +330,7 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
     engine.launch(settings, worker=True)
+    serve_in_thread(settings)  # BATCHCOOK_METRICS_PORT: this worker's own counters
     try:
         adopted = asyncio.run(adopt_orphans())
         executor = os.environ.get("DBOS__VMID") or "local"

@@ -22,9 +22,10 @@ from dbos import DBOS
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from batchcook import budget, metrics
+from batchcook import budget, instrument
 from batchcook.api import docs, webhook
 from batchcook.api.limits import BodyLimit, BodyTooLarge
+from batchcook.api.metrics_server import serve_in_thread
 from batchcook.api.redact import redact_access_log
 from batchcook.config import Settings
 from batchcook.doctor import SchemaCache, preflight, run_doctor
@@ -32,7 +33,7 @@ from batchcook.inputs import InputError, build_bulk, build_job
 from batchcook.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job, new_job_id
 from batchcook.stores.notion.errors import NotionAPIError
 from batchcook.web import mount_gallery
-from batchcook.workflows import engine, marks
+from batchcook.workflows import engine, job_metrics, marks
 from batchcook.workflows.orphans import adopt_orphans
 from batchcook.workflows.recipes import WAKE_TOPIC
 from batchcook.workflows.runtime import runtime
@@ -103,6 +104,7 @@ def create_app(
                     log.warning("doctor: %s: %s", check.check, check.detail)
         if manage_engine:
             await engine.launch_async(settings, worker=worker)
+            serve_in_thread(settings)  # BATCHCOOK_METRICS_PORT: this process's counters
             if worker:
                 await adopt_orphans()  # jobs of CLI runs on this host that died mid-job
         yield
@@ -249,8 +251,8 @@ def create_app(
     @app.get("/metrics", include_in_schema=False)
     async def metrics_route(request: Request) -> Response:
         authorize(request, allow_query_key=True)  # Prometheus can send a bearer token
-        body = await metrics.exposition(settings.catalog_path)
-        return Response(body, media_type=metrics.CONTENT_TYPE)
+        body = await job_metrics.exposition(settings.catalog_path)
+        return Response(body, media_type=instrument.CONTENT_TYPE)
 
     @app.get("/api/recipes", status_code=202, response_model=docs.Accepted, responses=docs.ERRORS)
     @app.get("/recipes", include_in_schema=False)

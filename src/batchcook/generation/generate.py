@@ -21,7 +21,7 @@ from openai import AsyncOpenAI
 from openai.types.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from batchcook import metrics
+from batchcook import instrument
 from batchcook.config import Mode, Settings, get_settings
 from batchcook.generation import direct
 from batchcook.generation.batch import (
@@ -83,7 +83,7 @@ def openai_client(settings: Settings) -> AsyncOpenAI:
         api_key=key,
         base_url=settings.openai_base_url,
         max_retries=settings.openai_max_retries,
-        http_client=metrics.openai_http_client(),  # counts calls by endpoint and code
+        http_client=instrument.openai_http_client(),  # counts calls by endpoint and code
     )
 
 

@@ -15,7 +15,6 @@ from typing import Any
 from dbos import DBOS, DBOSConfig, ScheduleInput, SetWorkflowID
 from openai import AsyncOpenAI
 
-from batchcook import metrics
 from batchcook.config import Settings
 from batchcook.generation.batch import BatchRunner
 from batchcook.jobs import TERMINAL_STATUSES, Job
@@ -52,7 +51,6 @@ def _start(
 ) -> None:
     global _heartbeat
     configure(settings, openai=openai, store=store)
-    metrics.serve_in_thread(settings)  # BATCHCOOK_METRICS_PORT: this process's own counters
     DBOS(config=dbos_config(settings))
     if not worker:
         DBOS.listen_queues([])  # an API-only process enqueues; workers elsewhere dequeue

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from dbos import DBOS
 from openai.types import Batch
 
-from batchcook import metrics
+from batchcook import instrument
 from batchcook.config import Mode
 from batchcook.generation import direct
 from batchcook.generation.batch import BatchRunner, Failure, Result, SubmittedBatch, Success
@@ -222,7 +222,7 @@ async def poll_batches(batch_ids: list[str], max_age: float = 0.0) -> Outcome:
 
     async def work() -> dict[str, Any]:
         fresh = await watch.current().batches(batch_ids, max_age)
-        metrics.batches_polled(fresh.values())  # latency histogram, once per batch
+        instrument.batches_polled(fresh.values())  # latency histogram, once per batch
         return {"batches": [_state(fresh[b]).model_dump() for b in batch_ids], "at": time.time()}
 
     return await _guard("poll_batches", work)

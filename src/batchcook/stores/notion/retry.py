@@ -21,7 +21,7 @@ from typing import TypeVar
 import httpx
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
-from batchcook import metrics
+from batchcook import instrument
 from batchcook.stores.notion.errors import AmbiguousWriteError, NotionAPIError, translate
 from batchcook.stores.notion.pacing import Pacer
 
@@ -70,7 +70,7 @@ class RetryPolicy:
         pacer: Pacer,
         schema: dict[str, str],
     ) -> T:
-        op = metrics.mark_retries(op)  # counts later attempts' requests as retries
+        op = instrument.mark_retries(op)  # counts later attempts' requests as retries
         failures = 0  # 5xx and timeouts
         busy = 0  # 429 and 529
         waited = 0.0

@@ -22,7 +22,7 @@ import httpx
 from notion_client import AsyncClient
 from pydantic import SecretStr
 
-from batchcook import metrics
+from batchcook import instrument
 from batchcook.config import Settings
 from batchcook.recipes import notion_mapping as mapping
 from batchcook.recipes.schema import Recipe
@@ -71,7 +71,7 @@ class NotionStore:
         self.pacer = pacer or shared_pacer(secret.get_secret_value(), requests_per_second)
         self.retry = retry or RetryPolicy()
         self._http = httpx.AsyncClient(
-            transport=metrics.notion_transport(PacedTransport(self.pacer))
+            transport=instrument.notion_transport(PacedTransport(self.pacer))
         )
         self._files = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
         self.client = AsyncClient(
