@@ -9,26 +9,20 @@ import html
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
-from openai import AsyncOpenAI
 
 from batchcook.api.app import create_app
+from batchcook.config import Settings
 from batchcook.recipes.fixtures import carbonara, lemon_tart, shakshuka
 from batchcook.recipes.schema import Recipe
 from batchcook.stores.base import Image, StoredRecipe
-from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
 from batchcook.testing.notion_emulator import NotionEmulator
-from batchcook.testing.openai_emulator import OpenAIEmulator
 from batchcook.testing.openai_emulator.content import render_image
-from batchcook.testing.server import Switch, serve
+from batchcook.testing.server import serve
 from batchcook.web.routes import CSP
-from batchcook.workflows import watch
-from batchcook.workflows.runtime import configure
 from conftest import Gallery, wait_for
-from engine_fixtures import service_settings
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -180,39 +174,10 @@ def test_with_a_key_reading_is_open_and_starting_needs_the_key(keyed_gallery: Ga
 
 @pytest.fixture
 def notion_gallery(
-    dbos_engine: str,
-    openai_emu: OpenAIEmulator,
-    notion_emu: NotionEmulator,
-    openai_switch: tuple[Switch, str],
-    notion_switch: tuple[Switch, str],
-    tmp_path: Path,
+    service: Settings, notion_emu: NotionEmulator
 ) -> Iterator[tuple[str, NotionEmulator]]:
-    settings = service_settings(
-        dbos_engine,
-        openai_switch[1],
-        tmp_path,
-        notion_token=notion_emu.token,  # the API's create preflight reads the database
-        notion_recipes_database_id=notion_emu.recipes_database_id,
-        notion_base_url=notion_switch[1],
-    )
-
-    def store(database_id: str | None = None) -> NotionStore:
-        return NotionStore(
-            token=notion_emu.token,
-            database_id=notion_emu.recipes_database_id,
-            user_id=notion_emu.user_id,
-            base_url=notion_switch[1],
-            pacer=Pacer(rate=1000),
-            retry=RetryPolicy(max_retries=4, base_delay=0.01),
-            timeout=5.0,
-        )
-
-    def openai() -> AsyncOpenAI:
-        return AsyncOpenAI(api_key="sk-test-key", base_url=f"{openai_switch[1]}/v1", max_retries=2)
-
-    watch.stop()
-    configure(settings, openai=openai, store=store)
-    with serve(create_app(settings, manage_engine=False)) as url:
+    """The service filing in the Notion emulator (the ``service`` fixture's store)."""
+    with serve(create_app(service, manage_engine=False)) as url:
         yield url, notion_emu
 
 
