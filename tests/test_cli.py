@@ -73,6 +73,9 @@ def test_demo_keep_serves_the_page_view_until_interrupted(tmp_path: Path) -> Non
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As from a terminal: a test run started in the background (`make test &`) passes
+        # SIGINT on as ignored, and the demo would never see the Ctrl-C below.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
