@@ -51,6 +51,7 @@ def test_demo_runs_the_service_end_to_end(tmp_path: Path) -> None:
     assert "## Instructions" in out and "Comment: " in out
     # The link shown is the emulator's HTML view of the page, not a notion.so address.
     assert "notion.so" not in out
+    assert re.search(r"^gallery: http://127\.0\.0\.1:\d+/recipes/\S+$", out, re.M), out
     page_id = re.search(r'"page_id": "([0-9a-f-]{36})"', out)
     assert page_id is not None
     view = re.search(r"^page:  (http://127\.0\.0\.1:\d+/_emulator/pages/(\S+))$", out, re.M)
@@ -90,6 +91,11 @@ def test_demo_keep_serves_the_page_view_until_interrupted(tmp_path: Path) -> Non
         page = httpx.get(view.group(1), timeout=10)
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert "# Apple Crumble" in page.text and "Bramley" in page.text
+        gallery = re.search(r"^gallery: (\S+)$", out, re.M)
+        assert gallery is not None, out
+        recipe = httpx.get(gallery.group(1), timeout=10)
+        assert recipe.status_code == 200 and "Apple Crumble" in recipe.text
+        assert '<script type="application/ld+json">' in recipe.text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
     finally:

@@ -24,9 +24,11 @@ from pathlib import Path
 from pydantic import SecretStr
 from rich.console import Console
 
+from batchcook.api.app import create_app
 from batchcook.cli_jobs import build_job, run_local
 from batchcook.config import Settings, get_settings
 from batchcook.jobs import Job
+from batchcook.stores.local import LocalStore
 from batchcook.stores.notion import NotionStore
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import (
@@ -38,6 +40,7 @@ from batchcook.testing.openai_emulator import (
 )
 from batchcook.testing.openai_emulator.fixtures import shipped_path
 from batchcook.testing.server import serve
+from batchcook.workflows.runtime import configure
 
 PROMPT = "make me pasta carbonara"
 DEMO_KEY = "demo-key"
@@ -78,6 +81,20 @@ async def _save_image(settings: Settings, job: Job) -> Path | None:
     path = settings.data_dir / f"{job.id}.{image.extension}"
     path.write_bytes(image.data)
     return path
+
+
+async def _file_for_the_gallery(settings: Settings, job: Job, folder: Path) -> str:
+    """The recipe, read back from the Notion page with its cover, filed in a local store of
+    its own too, so the gallery shows it as ``batchcook serve`` would without Notion."""
+    assert job.page_id is not None
+    notion = NotionStore.from_settings(settings)
+    try:
+        recipe = await notion.read(job.page_id)
+        image = await notion.read_image(job.page_id)
+    finally:
+        await notion.aclose()
+    stored = await LocalStore(folder).create(recipe, image, job_id=job.id)
+    return stored.id
 
 
 def page_view_url(notion_url: str, page_id: str) -> str:
@@ -153,12 +170,27 @@ def run_demo(prompt: str = PROMPT, fixtures: Fixtures | None = None, keep: bool 
             f"cost:  ${done.cost_usd:.5f} at batch prices for these tokens "
             "(emulated: nothing was billed)"
         )
-        if keep:
+        folder = settings.data_dir / "demo-gallery"
+        recipe_id = asyncio.run(_file_for_the_gallery(settings, done, folder))
+        local = settings.model_copy(update={"notion_token": None, "data_dir": folder})
+        configure(local, store=lambda database_id: LocalStore(folder))
+        with serve(create_app(local, worker=False, manage_engine=False)) as gallery_url:
+            console.print(f"gallery: {gallery_url}/recipes/{recipe_id}", soft_wrap=True)
             console.print(
-                f"Serving the emulators; page at {view} — Ctrl-C to stop.", soft_wrap=True
+                "        (the recipe page as `batchcook serve` shows it, with its schema.org "
+                "JSON-LD; the whole gallery at "
+                + gallery_url
+                + "/"
+                + (")" if keep else ", there only while the demo runs)"),
+                soft_wrap=True,
             )
-            try:
-                threading.Event().wait()
-            except KeyboardInterrupt:
-                console.print("stopped")
+            if keep:
+                console.print(
+                    f"Serving the emulators and the gallery; page at {view} — Ctrl-C to stop.",
+                    soft_wrap=True,
+                )
+                try:
+                    threading.Event().wait()
+                except KeyboardInterrupt:
+                    console.print("stopped")
     return 0
