@@ -195,7 +195,9 @@ async def job_batches(
         if (
             meta.get(JOB_METADATA) == job_id
             and meta.get(ATTEMPT_METADATA, "0") == str(attempt)
-            and (install is None or meta.get(INSTALL_METADATA) == install)
+            # Another install's batch is not ours; one with no install id was made by an
+            # earlier version for this very job (a job in flight across an upgrade).
+            and (install is None or meta.get(INSTALL_METADATA, install) == install)
             # A batch cancelled because its sibling's create failed must be made again.
             and batch.status not in ("cancelling", "cancelled", "failed")
         ):
