@@ -56,14 +56,15 @@ def periods(now: float) -> dict[str, float]:
     return {"daily": day.timestamp(), "monthly": day.replace(day=1).timestamp()}
 
 
-def admit(jobs: list[Job], settings: Settings, *, now: float | None = None) -> list[Estimate]:
+def admit(jobs: list[Job], settings: Settings, *, now: float | None = None) -> None:
     """Check the caps for ``jobs`` together and reserve their estimates; raises
     BudgetExceeded (reserving nothing) when they would pass a cap. A job admitted before
-    (the same request id again) is not counted twice. Without caps, only estimates."""
-    estimates = [estimate_job(job, settings) for job in jobs]
+    (the same request id again) is not counted twice. Without caps it does nothing: every
+    create passes here, and an estimate nobody checks is wasted work."""
     caps = {"daily": settings.daily_budget_usd, "monthly": settings.monthly_budget_usd}
     if not any(caps.values()):
-        return estimates
+        return
+    estimates = [estimate_job(job, settings) for job in jobs]
     url = settings.database()
     fresh = [(j, e) for j, e in zip(jobs, estimates, strict=True) if not spend.known(url, j.id)]
     needed = sum(e.usd for _, e in fresh)
@@ -83,4 +84,3 @@ def admit(jobs: list[Job], settings: Settings, *, now: float | None = None) -> l
             )
     for job, est in fresh:
         spend.reserve(url, job.id, est.usd, at)
-    return estimates
