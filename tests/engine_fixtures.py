@@ -86,6 +86,7 @@ def service_settings(
         "data_dir": data_dir,
         "poll_interval": 0.05,
         "poll_timeout": 30,
+        "batch_window": 0,  # tests of shared batches set their own
         "queue_poll_seconds": 0.05,
         "openai_max_retries": 2,
         "database_pool_size": 10,  # leaves Postgres connections for the multi-process tests

@@ -99,6 +99,25 @@ class Settings(BaseSettings):
     max_retries: int = Field(
         default=2, ge=0, validation_alias=AliasChoices("BATCHCOOK_MAX_RETRIES", "max_retries")
     )
+    step_pauses: tuple[float, ...] = Field(
+        default=(10.0, 60.0, 300.0),
+        validation_alias=AliasChoices("BATCHCOOK_STEP_PAUSES", "step_pauses"),
+    )
+    batch_window: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        validation_alias=AliasChoices("BATCHCOOK_BATCH_WINDOW", "batch_window"),
+    )
+    file_ttl: int = Field(
+        default=3 * 86400,
+        ge=3600,
+        le=30 * 86400,
+        validation_alias=AliasChoices("BATCHCOOK_FILE_TTL", "file_ttl"),
+    )
+    delete_files: bool = Field(
+        default=False, validation_alias=AliasChoices("BATCHCOOK_DELETE_FILES", "delete_files")
+    )
     catalog_path: Path | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_CATALOG", "catalog_path")
     )

@@ -124,9 +124,9 @@ async def test_a_lost_page_write_is_tried_again_without_a_second_page(
     notion_emu: NotionEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from batchcook.workflows import recipes
+    from batchcook.workflows.runtime import runtime
 
-    monkeypatch.setattr(recipes, "PAUSES", (0.05, 0.05, 0.05))
+    runtime().settings = service.model_copy(update={"step_pauses": (0.05, 0.05, 0.05)})
     # Both of the store's tries to create the page answer 500; the second did create it.
     notion_emu.faults.add("POST", r"^/v1/pages$", status=500)
     notion_emu.faults.add("POST", r"^/v1/pages$", status=500, after_commit=True)

@@ -12,7 +12,7 @@ from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, HTTPFault, OpenAIEmulator
-from batchcook.workflows import engine, recipes
+from batchcook.workflows import engine
 
 
 async def wait_for(
@@ -40,7 +40,10 @@ async def test_create_recipe_end_to_end(
     assert len(done.batches) == 2 and all(b.status == "completed" for b in done.batches)
     assert [c.tier for c in done.costs] == ["batch", "batch"] and done.cost_usd > 0
     assert len(openai_emu.state.batches) == 2
-    assert openai_emu.state.files == {}
+    # No delete calls: every file (inputs, outputs, errors) expires by itself.
+    assert openai_emu.state.files and all(
+        f.expires_at is not None for f in openai_emu.state.files.values()
+    )
 
 
 async def test_failed_batch_fails_the_job_without_a_page(
@@ -89,7 +92,11 @@ async def test_continue_past_the_foreground_wait(
     job = Job(id=new_job_id("create"), kind="create", prompt="slow braise")
     await engine.start_job(job)
     waiting = await wait_for(job.id, ("waiting",))
-    assert all(b.status == "in_progress" for b in waiting.batches)
+    deadline = time.monotonic() + 10
+    while not (waiting.batches and all(b.status == "in_progress" for b in waiting.batches)):
+        assert time.monotonic() < deadline, waiting.batches  # the record follows the batches
+        await asyncio.sleep(0.05)
+        waiting = await engine.get_job(job.id) or waiting
     assert waiting.page_id is not None and waiting.page_url
     placeholder = notion_emu.render_text(waiting.page_id)
     assert "Slow braise" in placeholder and "Status: Generating" in placeholder
@@ -220,6 +227,12 @@ async def test_same_job_id_twice_is_one_job(
     assert len(openai_emu.state.batches) == 2 and len(notion_emu.pages()) == 1
 
 
+def _owner(openai_emu: OpenAIEmulator, job: Job) -> str:
+    """The collector round following the job's batches (their ``batchcook_job``)."""
+    (owner,) = {openai_emu.state.batches[b.id].metadata["batchcook_job"] for b in job.batches}
+    return str(owner)
+
+
 async def test_sweep_cancels_orphans_wakes_jobs_and_cleans_up(
     service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
 ) -> None:
@@ -243,17 +256,18 @@ async def test_sweep_cancels_orphans_wakes_jobs_and_cleans_up(
             (batch,) = await BatchRunner(client).submit([request], meta)
             others.append(batch)
     orphan, foreign, legacy = others
-    # A job on a long batch, sleeping 30 s between polls.
-    _tune(service, poll_interval=30, poll_timeout=3600)
+    # A job on a long batch, its round's follower sleeping 30 s between polls.
+    _tune(service, poll_interval=30, poll_timeout=3600, delete_files=True)
     openai_emu.faults.default_batch = BatchPlan(in_progress=600)
     job = Job(id=new_job_id("create"), kind="create", prompt="stew")
     await engine.start_job(job)
-    await wait_for(job.id, ("generating",))
+    generating = await wait_for(job.id, ("generating",))
+    follower = _owner(openai_emu, generating)
     openai_emu.advance(600)
     result = await sweep_once()
     assert result["cancelled"] == [orphan.id]
     assert openai_emu.state.batches[orphan.id].status in ("cancelling", "cancelled")
-    assert result["woken"] == [job.id]
+    assert result["woken"] == [follower]
     done = await wait_for(job.id, timeout=10)  # woken long before its 30 s sleep ends
     assert done.status == "succeeded", done.error
     leftovers = {f.id for f in openai_emu.state.files.values() if f.purpose == "batch"}
@@ -279,7 +293,7 @@ async def test_passing_faults_are_waited_out_without_paying_twice(
 ) -> None:
     """429s on batch create, 500s and cut-off bodies on download: the steps run again after
     durable pauses (short here) and the job succeeds with one completed batch per part."""
-    monkeypatch.setattr(recipes, "PAUSES", (0.05, 0.05, 0.05))
+    _tune(service, step_pauses=(0.05, 0.05, 0.05))
     faults = openai_emu.faults
     faults.http(status=429, method="POST", path="/v1/batches", times=6, retry_after=0.01)
     faults.http(status=500, method="GET", path="/v1/files/", times=5)
@@ -293,34 +307,40 @@ async def test_passing_faults_are_waited_out_without_paying_twice(
     assert len(notion_emu.pages()) == 1
 
 
-async def test_a_job_failed_by_a_passing_fault_keeps_its_paid_results(
-    service: Settings,
-    openai_emu: OpenAIEmulator,
-    notion_emu: NotionEmulator,
-    monkeypatch: pytest.MonkeyPatch,
+async def test_results_that_cannot_be_downloaded_yet_are_kept_until_they_are(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
 ) -> None:
+    """Downloads keep failing (500s): nothing paid for is given up — the job waits, the
+    sweep deletes nothing, and once downloads work the results are stored and filed."""
     from batchcook.workflows.sweep import sweep_once
 
-    monkeypatch.setattr(recipes, "PAUSES", (0.05,))
-    openai_emu.faults.http(status=500, method="GET", path="/v1/files/", times=1000)
+    _tune(service, step_pauses=(0.05,), max_poll_interval=0.2, delete_files=True)
+    fault = openai_emu.faults.http(status=500, method="GET", path="/v1/files/", times=1000)
     job = Job(id=new_job_id("create"), kind="create", prompt="onion soup")
     await engine.start_job(job)
-    done = await wait_for(job.id)
-    assert done.status == "failed" and done.error is not None
-    assert (done.error.step, done.error.transient) == ("collect_results", True)
+    deadline = time.monotonic() + 30
+    while fault.times > 1000 - 12:  # several download rounds
+        assert time.monotonic() < deadline, "the follower stopped trying to download"
+        await asyncio.sleep(0.05)
+    waiting = await engine.get_job(job.id)
+    assert waiting is not None and waiting.status == "generating"
     outputs = {b.output_file_id for b in openai_emu.state.batches.values()}
     assert len(outputs) == 2 and None not in outputs
     result = await sweep_once()
     assert result["deleted"] == 0  # what was paid for stays until it is stored
     assert outputs <= set(openai_emu.state.files)
+    openai_emu.faults.clear()
+    done = await wait_for(job.id)
+    assert done.status == "succeeded", done.error
+    assert len(notion_emu.pages()) == 1
 
 
 async def test_a_second_batch_for_a_part_is_cancelled_before_it_runs(
     service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
 ) -> None:
-    """A submit step that crashed with a create in flight: the create commits after the
-    re-run made its own batch. The sweep cancels the one the job does not follow, so one
-    batch per part runs to completion (one is paid)."""
+    """A round's submit step that crashed with a create in flight: the create commits after
+    the re-run made its own batch. The sweep cancels the one the round does not follow, so
+    one batch per slice of parts runs to completion (one is paid)."""
     from openai import AsyncOpenAI
 
     from batchcook.generation.batch import BatchRequest, BatchRunner
@@ -333,20 +353,18 @@ async def test_a_second_batch_for_a_part_is_cancelled_before_it_runs(
     await engine.start_job(job)
     waiting = await wait_for(job.id, ("generating",))
     followed = {b.id for b in waiting.batches}
+    image = next(b for b in waiting.batches if b.endpoint == "/v1/images/generations")
     late = BatchRequest(
         f"{job.id}-image", "/v1/images/generations", {"model": "gpt-image-2", "prompt": "fish"}
     )
-    meta = {
-        "batchcook_job": job.id,
-        "batchcook_attempt": "0",
-        INSTALL_METADATA: install_id(service),
-    }
+    meta = dict(openai_emu.state.batches[image.id].metadata)  # the same round, the same slice
+    assert meta[INSTALL_METADATA] == install_id(service) and meta["batchcook_group"]
     async with AsyncOpenAI(api_key="k", base_url=service.openai_base_url) as client:
         (in_flight,) = await BatchRunner(client).submit([late], meta)
     result = await sweep_once()
     assert result["cancelled"] == [in_flight.id]
     openai_emu.advance(600)
-    assert (await sweep_once())["woken"] == [job.id]  # rather than its 30 s poll
+    assert (await sweep_once())["woken"] == [meta["batchcook_job"]]  # not its 30 s poll
     done = await wait_for(job.id)
     assert done.status == "succeeded", done.error
     completed = [b for b in openai_emu.state.batches.values() if b.status == "completed"]

@@ -368,7 +368,7 @@ def create_app(
 
     @app.post("/api/openai/webhook")
     async def openai_webhook(request: Request) -> JSONResponse:
-        """Wakes the job owning a batch that just ended; polling stays the safety net."""
+        """Wakes the round following a batch that just ended; polling stays the safety net."""
         if settings.openai_webhook_secret is None:
             raise HTTPProblem(404, "OpenAI webhooks are off: set OPENAI_WEBHOOK_SECRET")
         raw = await request.body()
@@ -396,7 +396,7 @@ def create_app(
                 {"message": f"ignored: batch {batch_id} is not in this project"}
             )
         job_id = (batch.metadata or {}).get(JOB_METADATA)
-        if not job_id or await engine.get_job(job_id) is None:
+        if not job_id or await DBOS.get_workflow_status_async(job_id) is None:
             return SafeJSONResponse(
                 {"message": f"ignored: batch {batch_id} is not one of our jobs'"}
             )

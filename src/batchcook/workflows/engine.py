@@ -16,10 +16,15 @@ from dbos import DBOS, DBOSConfig, ScheduleInput, SetWorkflowID
 from openai import AsyncOpenAI
 
 from batchcook.config import Settings
-from batchcook.generation.batch import BatchRunner
 from batchcook.jobs import TERMINAL_STATUSES, Job
-from batchcook.workflows import executors, recipes, sweep, watch
-from batchcook.workflows.runtime import QUEUE, SWEEP_QUEUE, StoreFactory, configure, runtime
+from batchcook.workflows import collector, executors, recipes, sweep, watch
+from batchcook.workflows.runtime import (
+    COLLECT_QUEUE,
+    QUEUE,
+    SWEEP_QUEUE,
+    StoreFactory,
+    configure,
+)
 
 log = logging.getLogger(__name__)
 WORKFLOWS = {"create": recipes.create_recipe, "modify": recipes.modify_recipe}
@@ -72,6 +77,7 @@ def launch(
     _start(settings, openai, store, worker)
     DBOS.register_queue(QUEUE, **_queue_options(settings))
     DBOS.register_queue(SWEEP_QUEUE, **_sweep_queue_options(settings))
+    DBOS.register_queue(COLLECT_QUEUE, **_sweep_queue_options(settings))
     if worker and settings.sweep_schedule:
         DBOS.apply_schedules([_sweep_schedule(settings)])
 
@@ -87,6 +93,7 @@ async def launch_async(
     _start(settings, openai, store, worker)
     await DBOS.register_queue_async(QUEUE, **_queue_options(settings))
     await DBOS.register_queue_async(SWEEP_QUEUE, **_sweep_queue_options(settings))
+    await DBOS.register_queue_async(COLLECT_QUEUE, **_sweep_queue_options(settings))
     if worker and settings.sweep_schedule:
         await DBOS.apply_schedules_async([_sweep_schedule(settings)])
 
@@ -207,18 +214,15 @@ async def retry_job(job_id: str) -> Job | None:
 
 
 async def cancel_job(job_id: str) -> Job | None:
-    """Stop a running job: its workflow ends at its next step, and its batches that have not
-    finished are cancelled on OpenAI (a cancelled batch still returns the lines it finished,
-    and is billed only for those). A finished job is left as it is. None: no such job."""
+    """Stop a running job: its workflow ends at its next step, and it gives its parts up; a
+    shared batch that no other job needs is cancelled on OpenAI (a cancelled batch still
+    returns the lines it finished, and is billed only for those). A finished job is left as
+    it is. None: no such job."""
     job = await get_job(job_id)
     if job is None or job.status in TERMINAL_STATUSES:
         return job
     await DBOS.cancel_workflow_async(job_id)
-    watch.current().unwatch(job_id)
-    open_batches = [b.id for b in job.batches if b.status not in recipes.TERMINAL]
-    if open_batches:
-        async with runtime().openai() as client:
-            await BatchRunner(client).cancel(open_batches)
+    await collector.abandon(job_id)
     return await get_job(job_id)
 
 

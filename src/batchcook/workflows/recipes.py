@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,17 +23,14 @@ from batchcook.recipes.prompts import (
     modification_prompt,
     modified_image_prompt,
 )
-from batchcook.workflows import steps, watch
+from batchcook.workflows import collector, steps, watch
 from batchcook.workflows.runtime import runtime
-from batchcook.workflows.watch import Seen
 
 log = logging.getLogger(__name__)
 JOB_EVENT = "job"
 TERMINAL = {"completed", "failed", "expired", "cancelled"}
-RESPONSES, IMAGES = "/v1/responses", "/v1/images/generations"
 WINDOW_SECONDS = 25 * 3600  # the 24 h completion window, plus time to finalize
 WAKE_TOPIC = watch.WAKE_TOPIC
-PAUSES = (10.0, 60.0, 300.0)  # before the 2nd, 3rd and 4th try of a step that may repeat
 
 
 async def publish(job: Job) -> None:
@@ -105,9 +103,9 @@ async def _again(
     when: tuple[str, ...] = ("transient",),
 ) -> dict[str, Any]:
     """Run ``step``; while it fails for a cause that passes (an error flagged with one of
-    ``when``), run it again after durable pauses (PAUSES). Only for steps that are safe to
+    ``when``), run it again after durable pauses (BATCHCOOK_STEP_PAUSES). Only for steps safe to
     repeat: reads, downloads, and the submit step (a re-run finds the batches it made)."""
-    for pause in (*PAUSES, None):
+    for pause in (*runtime().settings.step_pauses, None):
         out = await step(*args)
         if "ok" in out or pause is None or not any(out["error"].get(k) for k in when):
             return out
@@ -123,8 +121,7 @@ async def _again(
 
 async def _succeed(job: Job, page: dict[str, str], generated: dict[str, Any]) -> dict[str, Any]:
     job.page_id, job.page_url = page["id"], page["url"]
-    if generated.get("submitted"):
-        await steps.cleanup_files(generated["submitted"])  # a failure here only leaks files
+    await steps.forget_parts(job.id)  # the results are on the page now
     await steps.settle_spend(job.id, job.cost_usd)
     job.status = "succeeded"
     job.finished_at = now()
@@ -133,12 +130,18 @@ async def _succeed(job: Job, page: dict[str, str], generated: dict[str, Any]) ->
 
 
 async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> dict[str, Any]:
-    """Generate both parts: batches (retrying failed lines alone) or direct calls."""
+    """Generate every part of the job's plan: batch parts through the shared collector
+    (failed lines retried alone, in a later round), the others by direct calls."""
     await publish(job)
     checked = await steps.check_models_step(job.mode, datetime.now(UTC).date().isoformat())
     if "error" in checked:
         return checked
-    results: dict[str, dict[str, Any]] = {}  # custom_id -> encoded result, successes kept
+    planned = await steps.plan_parts(job.id, prompt, instructions, picture, job.mode)
+    if "error" in planned:
+        return planned
+    parts: list[dict[str, Any]] = planned["ok"]
+    roles = {p["role"]: p["custom_id"] for p in parts}
+    done: dict[str, dict[str, Any]] = {}  # custom_id -> {"ok", "retryable"}
     reused: set[str] = set()  # custom_ids an earlier attempt paid for (their cost is not ours)
     if job.retry_of:
         earlier = await steps.reuse_results(job.retry_of, job.id)
@@ -146,81 +149,50 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
             return earlier
         if earlier["ok"]["generated"]:
             return {"ok": {**earlier["ok"]["generated"], "costs": []}}
-        results.update(earlier["ok"]["results"])
-        reused = set(results)
-    if job.mode != "batch":
+        reused = set(earlier["ok"]["reused"])
+        done.update({cid: {"ok": True, "retryable": False} for cid in reused})
+
+    direct = [p for p in parts if p["tier"] != "batch" and p["custom_id"] not in done]
+    if direct:
         job.status = "generating"
         await publish(job)
-        out = await steps.generate_direct(job.id, prompt, instructions, picture, job.mode)
-        if "ok" in out:
-            job.costs = [Cost.model_validate(c) for c in out["ok"]["costs"]]
-        return out
+        called = await steps.call_parts(job.id, direct, 0)
+        if "error" in called:
+            return called
+        done.update(called["ok"])
 
     settings = runtime().settings
-    parts = {RESPONSES: f"{job.id}-data", IMAGES: f"{job.id}-image"}
-    endpoints = [e for e, cid in parts.items() if not results.get(cid, {}).get("ok")]
-    all_submitted: list[dict[str, Any]] = []
-    for attempt in range(settings.max_retries + 1 if endpoints else 0):
-        submitted = await _again(
-            steps.submit_batches,
-            job.id,
-            prompt,
-            instructions,
-            picture,
-            endpoints,
-            attempt,
-            _epoch(job.created_at) - 60,
-        )
-        if "error" in submitted:
-            return submitted
-        batches: list[dict[str, Any]] = submitted["ok"]
-        all_submitted.extend(batches)
-        job.batches = [b for b in job.batches if b.id not in {x["id"] for x in batches}]
-        job.batches += [
-            BatchState(id=b["id"], endpoint=b["endpoint"], attempt=attempt) for b in batches
-        ]
-        if job.status in ("queued", "generating"):
-            job.status = "submitted"
-        await publish(job)
-
-        waited = await _wait(job, [b["id"] for b in batches], batches[0]["submitted_at"])
+    pending = [p for p in parts if p["tier"] == "batch" and p["custom_id"] not in done]
+    for attempt in range(settings.max_retries + 1 if pending else 0):
+        waited = await _batched(job, pending, attempt)
         if "error" in waited:
             return waited
-        collected = await _again(steps.collect_results, batches)
-        if "error" in collected:
-            return collected
-        fresh: dict[str, dict[str, Any]] = collected["ok"]
         if waited.get("fallback"):
             # Unfinished parts now come from the standard API (full price, shown in costs).
-            missing = [
-                b["endpoint"] for b in batches if not fresh.get(b["custom_ids"][0], {}).get("ok")
-            ]
-            if missing:
-                direct = await steps.generate_standard(
-                    job.id, prompt, instructions, picture, missing
-                )
-                if "error" in direct:
-                    return direct
-                fresh.update(direct["ok"])
-        for cid, result in fresh.items():
-            if result["ok"] or not results.get(cid, {}).get("ok"):
-                results[cid] = result
+            missing = [p for p in pending if p["custom_id"] in waited["fallback"]]
+            called = await steps.call_parts(job.id, missing, attempt + 1)
+            if "error" in called:
+                return called
+            waited["outcomes"].update(called["ok"])
+        outcomes: dict[str, dict[str, Any]] = waited["outcomes"]
+        for cid, outcome in outcomes.items():
+            if outcome["ok"] or not done.get(cid, {}).get("ok"):
+                done[cid] = outcome
         retry = [
-            b["endpoint"]
-            for b in batches
-            if not results.get(b["custom_ids"][0], {}).get("ok")
-            and results.get(b["custom_ids"][0], {}).get("retryable")
+            p
+            for p in pending
+            if not done.get(p["custom_id"], {}).get("ok")
+            and done.get(p["custom_id"], {}).get("retryable")
         ]
-        failed_for_good = any(not r["ok"] and not r.get("retryable") for r in results.values())
+        failed_for_good = any(not r["ok"] and not r.get("retryable") for r in done.values())
         if not retry or failed_for_good or attempt == settings.max_retries:
             break
-        endpoints = retry  # resubmit only what failed; what was paid for is kept
+        pending = retry  # resubmit only what failed; what was paid for is kept
 
-    out = await steps.interpret_results(job.id, results)
+    out = await steps.interpret_results(job.id, roles)
     if "ok" in out:
         out["ok"]["costs"] = [c for c in out["ok"]["costs"] if c["custom_id"] not in reused]
         job.costs = [Cost.model_validate(c) for c in out["ok"]["costs"]]
-        out["ok"]["submitted"] = all_submitted
     return out
 
 
@@ -229,92 +201,114 @@ def placeholder_title(prompt: str) -> str:
     return " ".join(words)[:100].capitalize() or "Recipe"
 
 
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
-
-
-async def _wait(job: Job, batch_ids: list[str], started: float) -> dict[str, Any]:
-    try:
-        return await _wait_for_batches(job, batch_ids, started)
-    finally:
-        watch.current().unwatch(job.id)
-
-
-async def _wait_for_batches(job: Job, batch_ids: list[str], started: float) -> dict[str, Any]:
-    """Sleep until the batches end, woken by this process's batch watch (which polls every
-    ``poll_interval`` for all jobs together), the sweep or an OpenAI webhook. Past the
-    foreground wait, BATCHCOOK_ON_TIMEOUT decides: ``continue`` (the watch backs off toward
-    BATCHCOOK_MAX_POLL_INTERVAL until the batches end — they expire by themselves after
-    24 h), ``fallback`` (cancel and let the caller generate the rest at standard price) or
-    ``fail`` (cancel and fail). ``started`` is when the batches were submitted."""
+async def _batched(job: Job, pending: list[dict[str, Any]], attempt: int) -> dict[str, Any]:
+    """Hand ``pending`` to the collector as ``attempt`` and sleep until each has a result:
+    ``{"outcomes": {custom_id: {"ok", "retryable"}}}``, plus ``"fallback"`` (custom ids
+    given up for the standard API) — or an error."""
     settings = runtime().settings
-    interval, foreground = settings.poll_interval, True
-    seen: dict[str, Seen] = {b: ("validating", 0, 0) for b in batch_ids}  # as just created
-    waited = 0.0
-    job.status = "generating"
-    await publish(job)
+    enqueued = await steps.enqueue_parts(job.id, pending, attempt)
+    if "error" in enqueued:
+        return enqueued
+    await collector.join(settings.batch_window)
+    if job.status in ("queued", "generating"):
+        job.status = "submitted"
+        await publish(job)
+    waited = await _wait_for_parts(job, [p["custom_id"] for p in pending], attempt, enqueued["ok"])
+    if "error" in waited:
+        return waited
+    outcomes = await steps.part_outcomes(job.id, attempt)
+    if "error" in outcomes:
+        return outcomes
+    return {**waited, "outcomes": outcomes["ok"]}
+
+
+async def _wait_for_parts(
+    job: Job, custom_ids: list[str], attempt: int, started: float
+) -> dict[str, Any]:
+    """Sleep until the collector has stored a result for each part (it wakes the job as its
+    batches move and end; the job also wakes by itself as a safety net). Nothing here calls
+    OpenAI. Past the foreground wait, BATCHCOOK_ON_TIMEOUT decides: ``continue`` (wait on,
+    up to the 24 h window), ``fallback`` (give the parts up, generate them at standard price)
+    or ``fail`` (give them up and fail). A batch no other job needs is cancelled."""
+    settings = runtime().settings
+    foreground = True
+    wanted = set(custom_ids)
+    rejoined, unclaimed = started, True
     while True:
-        watch.current().watch(
-            job.id,
-            seen,
-            interval,
-            backoff=1.0 if foreground else 1.5,
-            max_interval=settings.max_poll_interval,
-        )
-        # A durable sleep: the watch, the sweep or a webhook cuts it short. A job also wakes
-        # at the end of the foreground wait, and every max_poll_interval as a safety net.
         sleep = settings.max_poll_interval
         if foreground:
-            sleep = min(sleep, settings.poll_timeout - waited)
-        message = await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=max(sleep, 0.01))
-        if message is None or watch.wake_message(message):
-            max_age = interval if foreground else settings.max_poll_interval
-        else:
-            # The sweep or a webhook saw a change. The sweep left what it read in this
-            # process's watch; a copy older than one poll interval is read again.
-            max_age = settings.poll_interval
-
-        polled = await _again(steps.poll_batches, batch_ids, max_age)
-        if "error" in polled:
-            return polled
-        states = {s["id"]: BatchState.model_validate(s) for s in polled["ok"]["batches"]}
-        waited = polled["ok"]["at"] - started
+            sleep = min(sleep, max(settings.poll_timeout - (time.time() - started), 0.0))
+        if unclaimed:  # look again soon after the round should have claimed them
+            sleep = min(sleep, settings.batch_window + max(settings.poll_interval, 1.0))
+        await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=max(sleep, 0.01))
+        viewed = await _again(steps.parts_view, job.id)
+        if "error" in viewed:
+            return viewed
+        view = viewed["ok"]
+        mine = [p for p in view["parts"] if p["attempt"] == attempt and p["custom_id"] in wanted]
+        known = {b.id: b for b in job.batches}
         job.batches = [
-            states[b.id].model_copy(update={"attempt": b.attempt}) if b.id in states else b
-            for b in job.batches
+            BatchState.model_validate(b).model_copy(
+                update={"attempt": known[b["id"]].attempt if b["id"] in known else b["attempt"]}
+            )
+            for b in view["batches"]
         ]
+        if job.batches and job.status in ("queued", "submitted"):
+            job.status = "generating"
         await publish(job)
-        unfinished = [b for b in batch_ids if states[b].status not in TERMINAL]
-        if not unfinished:
+        if all(p["state"] == "done" for p in mine):
             return {}
-        seen = {b: (states[b].status, states[b].completed, states[b].failed) for b in unfinished}
-        if foreground and waited >= settings.poll_timeout:
-            ids = ", ".join(f"{b} ({states[b].status})" for b in unfinished)
+        waited = view["at"] - started
+        unclaimed = any(p["state"] == "waiting" for p in mine)
+        if unclaimed and view["at"] - rejoined > (
+            settings.batch_window + max(settings.poll_interval, 1.0)
+        ):
+            # The round this job joined had closed already: gather a new one.
+            rejoined = view["at"]
+            await collector.join(settings.batch_window)
+        unfinished = sorted({p["batch_id"] or p["custom_id"] for p in mine if p["state"] != "done"})
+        states = {b.id: b.status for b in job.batches}
+        timed_out = foreground and waited >= settings.poll_timeout
+        if timed_out and settings.on_timeout != "continue":
+            # Before giving parts up, a fresh look (the table may lag the follower by a
+            # poll): a part whose batch has ended is being stored, not given up.
+            open_ids = sorted({p["batch_id"] for p in mine if p["state"] != "done"} - {None})
+            fresh = await collector.poll_round(open_ids, 0.0) if open_ids else {}
+            states.update({b["id"]: b["status"] for b in fresh.get("ok", {}).get("batches", [])})
+        routing = any(
+            p["state"] != "done" and states.get(p["batch_id"] or "") in TERMINAL for p in mine
+        )
+        if timed_out and not routing:
+            ids = ", ".join(f"{b} ({states.get(b, 'not yet submitted')})" for b in unfinished)
             if settings.on_timeout == "continue":
                 foreground = False
                 job.status = "waiting"
                 if job.kind == "create" and not job.page_id:
                     # Show the recipe is coming: a page with the title and the batch ids.
                     placed = await steps.write_placeholder(
-                        job.id, placeholder_title(job.prompt), batch_ids, job.database_id
+                        job.id,
+                        placeholder_title(job.prompt),
+                        [b.id for b in job.batches],
+                        job.database_id,
                     )
                     if placed.get("ok"):
                         job.page_id, job.page_url = placed["ok"]["id"], placed["ok"]["url"]
                 await publish(job)
             else:
-                await steps.cancel_batches(unfinished)
+                await collector.abandon_parts(job.id)
                 if settings.on_timeout == "fallback":
-                    return {"fallback": unfinished}
+                    return {"fallback": [p["custom_id"] for p in mine if p["state"] != "done"]}
                 return {
                     "error": {
                         "step": "poll_batches",
                         "message": f"batch timeout after {settings.poll_timeout:.0f}s: {ids} "
-                        "cancelled (BATCHCOOK_ON_TIMEOUT=fail)",
+                        "given up (BATCHCOOK_ON_TIMEOUT=fail)",
                         "type": "BatchTimeoutError",
                         "retryable": True,
                     }
                 }
         if waited > WINDOW_SECONDS:
+            await collector.abandon_parts(job.id)
             return {
                 "error": {
                     "step": "poll_batches",
@@ -324,5 +318,3 @@ async def _wait_for_batches(job: Job, batch_ids: list[str], started: float) -> d
                     "retryable": True,
                 }
             }
-        if not foreground:
-            interval = min(interval * 1.5, settings.max_poll_interval)

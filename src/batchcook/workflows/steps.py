@@ -1,10 +1,11 @@
 """The side effects of a job, one DBOS step each, each safe to run again after a crash.
 
 A step can re-run if the process dies after its effect but before its checkpoint, so every
-step that costs money or writes a page looks before it acts: batches are found by their
-``batchcook_job`` metadata before any is created, and the store finds a page by job id
-before creating one. Steps return plain data; a failure comes back as ``{"error": …}``
-so the workflow records it on the job (exceptions do not always survive checkpointing).
+step that costs money or writes a page looks before it acts: parts are written to the parts
+table once (the collector's batches are found by metadata, ``collector.py``), and the store
+finds a page by job id before creating one. Steps return plain data; a failure comes back
+as ``{"error": …}`` so the workflow records it on the job (exceptions do not always survive
+checkpointing).
 """
 
 from __future__ import annotations
@@ -19,27 +20,18 @@ from datetime import date
 from typing import Any, TypeVar
 
 from dbos import DBOS
-from openai.types import Batch
 
-from batchcook import instrument
 from batchcook.config import Mode
 from batchcook.generation import direct
-from batchcook.generation.batch import BatchRunner, Failure, Result, SubmittedBatch, Success
-from batchcook.generation.batch.jsonl import BatchRequest
-from batchcook.generation.batch.runner import files_of
+from batchcook.generation.batch import Failure, Result, Success
 from batchcook.generation.catalog import Tier, load_catalog
-from batchcook.generation.generate import (
-    check_models,
-    generate_data_and_image,
-    interpret,
-    job_requests,
-)
-from batchcook.jobs import BatchState, Cost
+from batchcook.generation.generate import check_models, interpret
+from batchcook.generation.plan import Part, plan
+from batchcook.jobs import Cost
 from batchcook.recipes.schema import Recipe
 from batchcook.stores import Image
 from batchcook.transient import is_transient
-from batchcook.workflows import marks, spend, watch
-from batchcook.workflows.install import INSTALL_METADATA, install_id
+from batchcook.workflows import parts, spend
 from batchcook.workflows.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -74,13 +66,6 @@ async def _guard(step: str, work: Callable[[], Awaitable[T]]) -> Outcome:
         return _error(step, err)
 
 
-def _requests(
-    job_id: str, prompt: str, instructions: str, image_prompt: str
-) -> tuple[BatchRequest, BatchRequest]:
-    settings = runtime().settings
-    return job_requests(job_id, prompt, instructions, Recipe, image_prompt, settings)
-
-
 @DBOS.step(name="check_models")
 async def check_models_step(mode: Mode, today: str) -> Outcome:
     """A retired or unsuitable model fails the job before anything is uploaded."""
@@ -93,172 +78,77 @@ async def check_models_step(mode: Mode, today: str) -> Outcome:
     return await _guard("check_models", work)
 
 
-@DBOS.step(name="submit_batches")
-async def submit_batches(
-    job_id: str,
-    prompt: str,
-    instructions: str,
-    image_prompt: str,
-    endpoints: list[str],
-    attempt: int = 0,
-    since: float = 0.0,
+@DBOS.step(name="plan_parts")
+async def plan_parts(
+    job_id: str, prompt: str, instructions: str, image_prompt: str, mode: Mode
 ) -> Outcome:
-    """Create the job's batches for ``endpoints`` (attempt ``attempt``) — unless an earlier
-    run of this step already did: a re-run (its mark is taken) finds them by metadata."""
+    """The job's parts as planned now (checkpointed: a replay uses the same, whatever the
+    settings say later)."""
 
     async def work() -> list[dict[str, Any]]:
-        requests = [
-            r
-            for r in _requests(job_id, prompt, instructions, image_prompt)
-            if r.endpoint in endpoints
-        ]
         settings = runtime().settings
-        first_run = await marks.claim_async(
-            settings.database(), f"submit:{job_id}:{attempt}:{','.join(endpoints)}"
-        )
-        install = await asyncio.to_thread(install_id, settings)
-        async with runtime().openai() as client:
-            runner = BatchRunner(client)
-            found = (
-                {} if first_run else await find_job_batches(runner, job_id, attempt, since, install)
-            )
-            missing = [r for r in requests if r.endpoint not in found]
-            metadata = {
-                JOB_METADATA: job_id,
-                ATTEMPT_METADATA: str(attempt),
-                INSTALL_METADATA: install,
-            }
-            for s in await runner.submit(missing, metadata):
-                found[s.endpoint] = s
-            if not first_run and missing:
-                # The crashed run may have had a create in flight that committed after the
-                # search: look once more and cancel any second batch for a part.
-                keep = {s.id for s in found.values()}
-                again = await job_batches(runner, job_id, attempt, since, install)
-                extra = [b.id for b in again if b.id not in keep and b.endpoint in found]
-                if extra:
-                    log.warning("job %s: cancelling surplus batches %s", job_id, extra)
-                    await runner.cancel(extra)
-        by_endpoint = {r.endpoint: r.custom_id for r in requests}
-        at = time.time()
-        return [
-            {
-                "id": s.id,
-                "endpoint": s.endpoint,
-                "input_file_id": s.input_file_id,
-                "custom_ids": [by_endpoint[s.endpoint]],
-                "attempt": attempt,
-                "submitted_at": at,
-            }
-            for s in found.values()
-            if s.endpoint in by_endpoint
-        ]
+        planned = plan(job_id, prompt, instructions, image_prompt, Recipe, settings, mode)
+        return [p.as_dict() for p in planned]
 
-    return await _guard("submit_batches", work)
+    return await _guard("plan_parts", work)
 
 
-async def find_job_batches(
-    runner: BatchRunner,
-    job_id: str,
-    attempt: int = 0,
-    since: float = 0.0,
-    install: str | None = None,
-) -> dict[str, SubmittedBatch]:
-    """Our batches for ``job_id`` and ``attempt``, the first found per endpoint."""
-    found: dict[str, SubmittedBatch] = {}
-    for batch in await job_batches(runner, job_id, attempt, since, install):
-        if batch.endpoint not in found:
-            found[batch.endpoint] = SubmittedBatch(
-                batch.id, batch.endpoint, batch.model or "", batch.input_file_id
-            )
-    return found
+@DBOS.step(name="enqueue_parts")
+async def enqueue_parts(job_id: str, planned: list[dict[str, Any]], attempt: int) -> Outcome:
+    """Hand batch parts to the collector (written once, whatever the re-runs)."""
+
+    async def work() -> float:
+        await parts.run(parts.enqueue, runtime().settings.database(), job_id, planned, attempt)
+        return time.time()
+
+    return await _guard("enqueue_parts", work)
 
 
-async def job_batches(
-    runner: BatchRunner,
-    job_id: str,
-    attempt: int = 0,
-    since: float = 0.0,
-    install: str | None = None,
-) -> list[Batch]:
-    """Every live batch for ``job_id`` and ``attempt`` (and ``install``: another install on
-    the same project may reuse a request id), newest first. The list is newest first, so
-    the scan stops at batches older than the job (``since``): for a new job that is one
-    call."""
-    matches: list[Batch] = []
-    count = 0
-    async for batch in runner.list_batches():
-        count += 1
-        if batch.created_at < since or count > 1000:
-            break
-        meta = batch.metadata or {}
-        if (
-            meta.get(JOB_METADATA) == job_id
-            and meta.get(ATTEMPT_METADATA, "0") == str(attempt)
-            # Another install's batch is not ours; one with no install id was made by an
-            # earlier version for this very job (a job in flight across an upgrade).
-            and (install is None or meta.get(INSTALL_METADATA, install) == install)
-            # A batch cancelled because its sibling's create failed must be made again.
-            and batch.status not in ("cancelling", "cancelled", "failed")
-        ):
-            matches.append(batch)
-    return matches
-
-
-@DBOS.step(name="cancel_batches")
-async def cancel_batches(batch_ids: list[str]) -> Outcome:
-    """Nobody will read these results: stop paying for them (finished ones cannot be)."""
-
-    async def work() -> int:
-        async with runtime().openai() as client:
-            await BatchRunner(client).cancel(batch_ids)
-        return len(batch_ids)
-
-    return await _guard("cancel_batches", work)
-
-
-@DBOS.step(name="poll_batches")
-async def poll_batches(batch_ids: list[str], max_age: float = 0.0) -> Outcome:
-    """Read-only: safe to repeat. Reads this process's batch watch, which calls OpenAI only
-    when its copy is older than ``max_age`` seconds — and then once for every job asking."""
+@DBOS.step(name="parts_view")
+async def parts_view(job_id: str) -> Outcome:
+    """Read-only, no OpenAI call: the parts table says where the job's parts are."""
 
     async def work() -> dict[str, Any]:
-        fresh = await watch.current().batches(batch_ids, max_age)
-        instrument.batches_polled(fresh.values())  # latency histogram, once per batch
-        return {"batches": [_state(fresh[b]).model_dump() for b in batch_ids], "at": time.time()}
+        view: dict[str, Any] = await parts.run(parts.view, runtime().settings.database(), job_id)
+        return view
 
-    return await _guard("poll_batches", work)
-
-
-def _state(batch: Batch) -> BatchState:
-    counts = batch.request_counts
-    return BatchState(
-        id=batch.id,
-        endpoint=batch.endpoint,
-        status=batch.status,
-        completed=counts.completed if counts else 0,
-        failed=counts.failed if counts else 0,
-        total=counts.total if counts else 0,
-    )
+    return await _guard("parts_view", work)
 
 
-def _generated(gen: Any) -> dict[str, Any]:
-    return {
-        "recipe": gen.data.model_dump(mode="json"),
-        "image_b64": base64.b64encode(gen.image).decode(),
-        "image_format": gen.image_format,
-        "costs": [
-            Cost(
-                custom_id=c.custom_id,
-                model=c.model,
-                tier=c.tier,
-                input_tokens=c.usage.input_tokens,
-                output_tokens=c.usage.output_tokens,
-                usd=c.usd,
-            ).model_dump()
-            for c in gen.costs
-        ],
-    }
+@DBOS.step(name="part_outcomes")
+async def part_outcomes(job_id: str, attempt: int) -> Outcome:
+    async def work() -> dict[str, dict[str, Any]]:
+        url = runtime().settings.database()
+        found: dict[str, dict[str, Any]] = await parts.run(parts.outcomes, url, job_id, attempt)
+        return found
+
+    return await _guard("part_outcomes", work)
+
+
+@DBOS.step(name="call_parts")
+async def call_parts(job_id: str, planned: list[dict[str, Any]], attempt: int) -> Outcome:
+    """Parts that do not wait for a batch (flex, standard, the fallback): called now, their
+    results stored like a batch's (a re-run after a crash would pay again: the API offers no
+    idempotency key for them — documented in the README)."""
+
+    async def work() -> dict[str, dict[str, Any]]:
+        url = runtime().settings.database()
+        wanted = [Part.from_dict(p) for p in planned]
+        async with runtime().openai() as client:
+            answers = await asyncio.gather(
+                *(
+                    direct.call(client, p.request(), "flex" if p.tier == "flex" else "standard")
+                    for p in wanted
+                )
+            )
+        out: dict[str, dict[str, Any]] = {}
+        for (result, tier), part in zip(answers, wanted, strict=True):
+            encoded = encode(result, tier)
+            await parts.run(parts.store, url, job_id, encoded, attempt, tier)
+            out[part.custom_id] = {"ok": result.ok, "retryable": encoded.get("retryable", False)}
+        return out
+
+    return await _guard("call_parts", work)
 
 
 def encode(result: Result, tier: str = "batch") -> dict[str, Any]:
@@ -283,86 +173,56 @@ def decode(data: dict[str, Any]) -> Result:
     )
 
 
-@DBOS.step(name="collect_results")
-async def collect_results(submitted: list[dict[str, Any]]) -> Outcome:
-    """Both result files of terminal batches, one entry per custom_id; re-downloading after
-    a crash costs nothing."""
-
-    async def work() -> dict[str, dict[str, Any]]:
-        async with runtime().openai() as client:
-            runner = BatchRunner(client)
-            batches = await runner.refresh([s["id"] for s in submitted])
-            results = await runner.collect(
-                batches.values(), {s["id"]: s["custom_ids"] for s in submitted}
-            )
-        return {cid: encode(r) for cid, r in results.items()}
-
-    return await _guard("collect_results", work)
+def _generated(gen: Any) -> dict[str, Any]:
+    return {
+        "recipe": gen.data.model_dump(mode="json"),
+        "image_format": gen.image_format,
+        "costs": [
+            Cost(
+                custom_id=c.custom_id,
+                model=c.model,
+                tier=c.tier,
+                input_tokens=c.usage.input_tokens,
+                output_tokens=c.usage.output_tokens,
+                usd=c.usd,
+            ).model_dump()
+            for c in gen.costs
+        ],
+    }
 
 
 @DBOS.step(name="interpret_results")
-async def interpret_results(job_id: str, results: dict[str, dict[str, Any]]) -> Outcome:
-    """Both parts → validated recipe, checked image and cost; or the error table's error."""
+async def interpret_results(job_id: str, roles: dict[str, str]) -> Outcome:
+    """The stored results → validated recipe, checked image and cost; or the error table's
+    error. The image stays in the parts table: the output names it, so no checkpoint holds
+    its megabytes."""
 
     async def work() -> dict[str, Any]:
         settings = runtime().settings
-        text_id, image_id = f"{job_id}-data", f"{job_id}-image"
-        decoded = {cid: decode(r) for cid, r in results.items()}
-        tiers: dict[str, Tier] = {cid: r.get("tier", "batch") for cid, r in results.items()}
+        stored = await parts.run(parts.results, settings.database(), job_id)
+        text_id, image_id = roles["recipe"], roles["image"]
+        decoded = {cid: decode(r) for cid, r in stored.items()}
+        tiers: dict[str, Tier] = {cid: r.get("tier", "batch") for cid, r in stored.items()}
         tiers.setdefault(text_id, "batch")
         tiers.setdefault(image_id, "batch")
         batch_ids = sorted({r.batch_id for r in decoded.values() if r.batch_id})
         gen = interpret(decoded, text_id, image_id, Recipe, settings, tiers, batch_ids)
-        return _generated(gen)
+        out = _generated(gen)
+        out["image"] = {"custom_id": image_id, "attempt": stored[image_id]["attempt"]}
+        return out
 
     return await _guard("interpret_results", work)
 
 
-@DBOS.step(name="generate_standard")
-async def generate_standard(
-    job_id: str, prompt: str, instructions: str, image_prompt: str, endpoints: list[str]
-) -> Outcome:
-    """The fallback: the missing parts now, at the standard price."""
+@DBOS.step(name="forget_parts")
+async def forget_parts(job_id: str) -> Outcome:
+    """The page is written: the job's stored results are no longer needed."""
 
-    async def work() -> dict[str, dict[str, Any]]:
-        requests = [
-            r
-            for r in _requests(job_id, prompt, instructions, image_prompt)
-            if r.endpoint in endpoints
-        ]
-        async with runtime().openai() as client:
-            answers = [await direct.call(client, r) for r in requests]
-        return {
-            r.custom_id: encode(result, tier)
-            for r, (result, tier) in zip(requests, answers, strict=True)
-        }
+    async def work() -> int:
+        count: int = await parts.run(parts.forget, runtime().settings.database(), job_id)
+        return count
 
-    return await _guard("generate_standard", work)
-
-
-@DBOS.step(name="generate_direct")
-async def generate_direct(
-    job_id: str, prompt: str, instructions: str, image_prompt: str, mode: str
-) -> Outcome:
-    """flex / standard: synchronous calls (a re-run after a crash would pay again: the API
-    offers no idempotency key for them — documented in the README)."""
-
-    async def work() -> dict[str, Any]:
-        settings = runtime().settings
-        async with runtime().openai() as client:
-            gen = await generate_data_and_image(
-                prompt,
-                instructions,
-                Recipe,
-                image_prompt,
-                mode=mode,  # type: ignore[arg-type]
-                settings=settings,
-                client=client,
-                job_id=job_id,
-            )
-        return _generated(gen)
-
-    return await _guard("generate_direct", work)
+    return await _guard("forget_parts", work)
 
 
 async def _with_store(work: Callable[[Any], Awaitable[T]], database_id: str | None = None) -> T:
@@ -375,8 +235,21 @@ async def _with_store(work: Callable[[Any], Awaitable[T]], database_id: str | No
             await close()
 
 
-def _image(generated: dict[str, Any]) -> Image:
-    return Image(base64.b64decode(generated["image_b64"]), CONTENT_TYPES[generated["image_format"]])
+async def _image(generated: dict[str, Any]) -> Image:
+    """The generated image, from the parts table (or, from a job generated before results
+    were stored there, from its checkpoint)."""
+    kind = CONTENT_TYPES[generated["image_format"]]
+    if "image_b64" in generated:
+        return Image(base64.b64decode(generated["image_b64"]), kind)
+    ref = generated["image"]
+    url = runtime().settings.database()
+    raw = await parts.run(parts.payload, url, ref["custom_id"], ref["attempt"])
+    if raw is None:
+        raise LookupError(
+            f"the image {ref['custom_id']} is no longer stored (results of a failed job are "
+            "kept for two days): start a new job"
+        )
+    return Image(raw, kind)
 
 
 @DBOS.step(name="write_recipe")
@@ -389,7 +262,7 @@ async def write_recipe(
         recipe = Recipe.model_validate(generated["recipe"])
 
         async def create(store: Any) -> dict[str, str]:
-            stored = await store.create(recipe, _image(generated), job_id=job_id)
+            stored = await store.create(recipe, await _image(generated), job_id=job_id)
             return {"id": stored.id, "url": stored.url}
 
         return await _with_store(create, database_id)
@@ -417,7 +290,7 @@ async def update_recipe(page_id: str, generated: dict[str, Any]) -> Outcome:
         recipe = Recipe.model_validate(generated["recipe"])
 
         async def update(store: Any) -> dict[str, str]:
-            stored = await store.update(page_id, recipe, _image(generated))
+            stored = await store.update(page_id, recipe, await _image(generated))
             return {"id": stored.id, "url": stored.url}
 
         return await _with_store(update)
@@ -425,47 +298,33 @@ async def update_recipe(page_id: str, generated: dict[str, Any]) -> Outcome:
     return await _guard("update_recipe", work)
 
 
-@DBOS.step(name="cleanup_files")
-async def cleanup_files(submitted: list[dict[str, Any]]) -> Outcome:
-    """Delete our input and result files once the recipe is safely written."""
-
-    async def work() -> int:
-        # Ended batches do not change: the watch's copy names their files, at no call.
-        batches = await watch.current().batches([s["id"] for s in submitted], max_age=86400)
-        files = files_of([s["input_file_id"] for s in submitted], batches.values())
-        async with runtime().openai() as client:
-            await BatchRunner(client).delete_files(files)
-        url = runtime().settings.database()
-        for file_id in files:  # so the sweep does not delete them again
-            await marks.claim_async(url, f"deleted:{file_id}")
-        return len(files)
-
-    return await _guard("cleanup_files", work)
-
-
 @DBOS.step(name="reuse_results")
 async def reuse_results(old_job_id: str, job_id: str) -> Outcome:
-    """What a failed earlier attempt already paid for, read from its checkpoints: the whole
-    generated recipe and image (it failed after generating, e.g. writing the page), or else
-    each part that succeeded, renamed to this job's custom ids. Nothing is downloaded."""
+    """What a failed earlier attempt already paid for: the whole generated recipe (it failed
+    after generating, e.g. writing the page; its image is still in the parts table), or
+    else each part that succeeded, copied to this job under its own custom ids. Nothing is
+    downloaded; the custom ids copied are returned (their cost is the earlier job's)."""
 
     def rename(custom_id: str) -> str:
         return job_id + custom_id.removeprefix(old_job_id)
 
     async def work() -> dict[str, Any]:
+        url = runtime().settings.database()
         generated: dict[str, Any] | None = None
-        results: dict[str, dict[str, Any]] = {}
         for step in await DBOS.list_workflow_steps_async(old_job_id):
             out, name = step["output"], step["function_name"].rsplit(".", 1)[-1]
-            if not isinstance(out, dict) or not isinstance(out.get("ok"), dict):
-                continue
-            if name in ("interpret_results", "generate_direct"):
-                generated = out["ok"]
-            elif name in ("collect_results", "generate_standard"):
-                for custom_id, result in out["ok"].items():
-                    if isinstance(result, dict) and result.get("ok"):
-                        results[rename(custom_id)] = {**result, "custom_id": rename(custom_id)}
-        return {"generated": generated, "results": results}
+            ok = out.get("ok") if isinstance(out, dict) else None
+            if name == "interpret_results" and isinstance(ok, dict):
+                generated = ok
+        reused: list[str] = []
+        if generated is None:
+            earlier = await parts.run(parts.results, url, old_job_id)
+            for custom_id, result in earlier.items():
+                if result.get("ok"):
+                    copy = {**result, "custom_id": rename(custom_id)}
+                    await parts.run(parts.store, url, job_id, copy, 0, result.get("tier", "batch"))
+                    reused.append(copy["custom_id"])
+        return {"generated": generated, "reused": reused}
 
     return await _guard("reuse_results", work)
 

@@ -23,7 +23,8 @@ from dbos import DBOS
 from openai.types import Batch
 
 from batchcook.generation.batch import BatchRunner
-from batchcook.workflows import executors, marks, watch
+from batchcook.workflows import executors, marks, parts, watch
+from batchcook.workflows.collector import GROUP_METADATA
 from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import QUEUE, runtime
 from batchcook.workflows.steps import ATTEMPT_METADATA, JOB_METADATA, Outcome, _guard
@@ -80,6 +81,7 @@ async def list_our_batches(since: float = 0.0) -> Outcome:
                             "mine": meta.get(INSTALL_METADATA) == install,
                             "endpoint": b.endpoint,
                             "attempt": meta.get(ATTEMPT_METADATA, "0"),
+                            "group": meta.get(GROUP_METADATA),
                         }
                     )
         watch.current().remember(seen)
@@ -132,12 +134,13 @@ async def fail_over() -> Outcome:
 
 @DBOS.step(name="forget_marks")
 async def forget_marks() -> Outcome:
-    """Submission marks only answer a step re-run, which cannot come after the window."""
+    """Submission marks only answer a step re-run, which cannot come after the window; the
+    stored results of a failed job wait that long for a retry."""
 
     async def work() -> int:
-        return await asyncio.to_thread(
-            marks.forget_older_than, runtime().settings.database(), 2 * WINDOW
-        )
+        url = runtime().settings.database()
+        await asyncio.to_thread(parts.forget_older_than, url, 2 * WINDOW)
+        return await asyncio.to_thread(marks.forget_older_than, url, 2 * WINDOW)
 
     return await _guard("forget_marks", work)
 
@@ -155,6 +158,16 @@ def surplus(batch: dict[str, Any], record: dict[str, Any] | None) -> bool:
         and str(b.get("attempt", 0)) == batch.get("attempt")
         for b in recorded
     )
+
+
+async def _surplus(batch: dict[str, Any], record: dict[str, Any] | None) -> bool:
+    if batch.get("group"):  # a collector round's batch: the parts table knows its siblings
+        return bool(
+            await parts.run(
+                parts.surplus, runtime().settings.database(), batch["id"], batch["group"]
+            )
+        )
+    return surplus(batch, record)
 
 
 @DBOS.workflow(name="sweep")
@@ -178,6 +191,7 @@ async def sweep_once(full: bool = True) -> dict[str, Any]:
     listed = await list_our_batches(since)
     if "error" in listed:
         return listed
+    settings = runtime().settings
     cancel: list[str] = []
     delete: list[str] = []
     woken: list[str] = []
@@ -205,10 +219,10 @@ async def sweep_once(full: bool = True) -> dict[str, Any]:
         kept = bool(((record or {}).get("error") or {}).get("transient"))
         if job_done and active and mine and batch["status"] != "cancelling":
             cancel.append(batch["id"])  # an orphan, or its job no longer wants it
-        elif job_done and not active and mine and not kept:
-            delete.extend(batch["files"])
-        elif not job_done and active and mine and surplus(batch, record):
-            cancel.append(batch["id"])  # a second batch for a part the job already has
+        elif job_done and not active and mine and not kept and settings.delete_files:
+            delete.extend(batch["files"])  # else they expire by themselves (BATCHCOOK_FILE_TTL)
+        elif not job_done and active and mine and await _surplus(batch, record):
+            cancel.append(batch["id"])  # a second batch for a part already in another
         elif not job_done and not active and job_id not in woken:
             await DBOS.send_async(job_id, {"batch": batch["id"]}, topic=watch.WAKE_TOPIC)
             woken.append(job_id)

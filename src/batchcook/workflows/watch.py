@@ -116,11 +116,16 @@ class Watch:
             for batch in batches:
                 self._cache[batch.id] = (batch, at)
 
-    async def batches(self, batch_ids: list[str], max_age: float) -> dict[str, Batch]:
-        """The batches, from the cache when it is at most ``max_age`` seconds old."""
+    async def batches(
+        self, batch_ids: list[str], max_age: float, *, missing_ok: bool = False
+    ) -> dict[str, Batch]:
+        """The batches, from the cache when it is at most ``max_age`` seconds old. With
+        ``missing_ok`` a batch OpenAI does not know is left out instead of raising."""
         if not self._thread.is_alive():  # stopped, or never started: fetch directly
-            return await self._fetch_direct(batch_ids, missing_ok=False)
-        future = asyncio.run_coroutine_threadsafe(self._batches(batch_ids, max_age), self._loop)
+            return await self._fetch_direct(batch_ids, missing_ok=missing_ok)
+        future = asyncio.run_coroutine_threadsafe(
+            self._batches(batch_ids, max_age, missing_ok), self._loop
+        )
         return await asyncio.wrap_future(future)
 
     # --- on the watcher's loop -------------------------------------------------------------
@@ -201,11 +206,15 @@ class Watch:
         for b in [b for b, (_, at) in self._cache.items() if b not in watched and at < horizon]:
             del self._cache[b]
 
-    async def _batches(self, batch_ids: list[str], max_age: float) -> dict[str, Batch]:
+    async def _batches(
+        self, batch_ids: list[str], max_age: float, missing_ok: bool = False
+    ) -> dict[str, Batch]:
         if self._stale(batch_ids, time.monotonic() - max_age):
             await self._refresh(batch_ids)
         with self._lock:
             unknown = [b for b in batch_ids if b not in self._cache]
+            if missing_ok:
+                return {b: self._cache[b][0] for b in batch_ids if b in self._cache}
             if unknown:
                 raise LookupError(f"OpenAI does not know batch {', '.join(unknown)} (404)")
             return {b: self._cache[b][0] for b in batch_ids}

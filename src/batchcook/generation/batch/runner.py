@@ -98,6 +98,7 @@ class BatchRunner:
         max_bytes: int = MAX_BYTES,
         download_attempts: int = 3,
         max_concurrency: int = 32,
+        file_ttl: int | None = None,
     ) -> None:
         self.client = client
         self.poll_interval = poll_interval
@@ -108,6 +109,9 @@ class BatchRunner:
         self.max_lines = max_lines
         self.max_bytes = max_bytes
         self.download_attempts = download_attempts
+        # Files that expire by themselves (input files, and the output and error files of
+        # the batches made from them) need no delete calls: seconds after creation, or None.
+        self.file_ttl = file_ttl
         # One runner serves many jobs: cap the calls in flight so a burst of prompts queues
         # here instead of opening thousands of connections (uploads are limited per minute).
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -162,12 +166,21 @@ class BatchRunner:
             raise BatchCreationError(f"batch creation failed: {first}", first) from first
         return created
 
+    async def submit_chunk(
+        self, chunk: Chunk, metadata: dict[str, str] | None = None
+    ) -> SubmittedBatch:
+        """Upload one planned file and create its batch (``BatchCreationError`` if refused)."""
+        return await self._submit_one(chunk, metadata)
+
     async def _submit_one(self, chunk: Chunk, metadata: dict[str, str] | None) -> SubmittedBatch:
         name = f"batchcook-{chunk.model}-{len(chunk.lines)}.jsonl"
+        expiry: Any = openai.omit
+        if self.file_ttl is not None:
+            expiry = {"anchor": "created_at", "seconds": self.file_ttl}
         try:
             async with self._slots:
                 uploaded = await self.client.files.create(
-                    file=(name, chunk.data()), purpose="batch"
+                    file=(name, chunk.data()), purpose="batch", expires_after=expiry
                 )
         except openai.APIError as err:
             raise BatchCreationError(
@@ -181,6 +194,7 @@ class BatchRunner:
                     endpoint=chunk.endpoint,  # type: ignore[arg-type]
                     completion_window="24h",
                     metadata=metadata,
+                    output_expires_after=expiry,
                 )
         except openai.APIError as err:
             if isinstance(err, openai.APIStatusError) and err.status_code < 500:
@@ -276,7 +290,7 @@ class BatchRunner:
             wanted = (expected or {}).get(batch.id, [])
             if batch.status == "failed":
                 for custom_id in wanted:
-                    results[custom_id] = _batch_failure(batch, custom_id)
+                    results[custom_id] = batch_failure(batch, custom_id)
                 continue
             for file_id in (batch.output_file_id, batch.error_file_id):
                 if file_id:
@@ -295,6 +309,44 @@ class BatchRunner:
                         batch.id,
                     )
         return results
+
+    async def stream_results(
+        self,
+        batch: Batch,
+        file_id: str,
+        sink: Callable[[list[Result]], Awaitable[None]],
+        size: int = 32,
+    ) -> int:
+        """Hand one result file to ``sink`` ``size`` lines at a time, never holding more: a
+        1.5 GB file of images streams in flat memory. A dropped connection starts the file
+        over (the sink must take a line twice: store by custom id)."""
+        for attempt in range(1, self.download_attempts + 1):
+            count, pending = 0, []
+            try:
+                async with (
+                    self._slots,
+                    self.client.files.with_streaming_response.content(file_id) as response,
+                ):
+                    async for raw in response.iter_lines():
+                        if raw.strip():
+                            pending.append(_parse_line(raw, batch.id))
+                            if len(pending) >= size:
+                                await sink(pending)
+                                count, pending = count + len(pending), []
+                if pending:
+                    await sink(pending)
+                return count + len(pending)
+            except TRANSPORT_ERRORS as err:
+                log.warning(
+                    "download of %s broke (%s), attempt %d/%d",
+                    file_id,
+                    type(err).__name__,
+                    attempt,
+                    self.download_attempts,
+                )
+                if attempt == self.download_attempts:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _read_results(self, batch: Batch, file_id: str) -> dict[str, Result]:
         """Stream one result file line by line; a dropped connection restarts the file."""
@@ -344,6 +396,24 @@ class BatchRunner:
 
         await asyncio.gather(*(one(f) for f in set(file_ids)))
 
+    async def list_ours(self, owner: str, install: str, scan: int = 1000) -> list[Batch]:
+        """Live batches whose ``batchcook_job`` metadata names ``owner`` (of ``install``),
+        among the ``scan`` newest on the account (only a re-run after a crash looks)."""
+        found: list[Batch] = []
+        seen = 0
+        async for batch in self.list_batches():
+            seen += 1
+            if seen > scan:
+                break
+            meta = batch.metadata or {}
+            if (
+                meta.get("batchcook_job") == owner
+                and meta.get("batchcook_install", install) == install
+                and batch.status not in ("cancelling", "cancelled", "failed")
+            ):
+                found.append(batch)
+        return found
+
     async def list_batches(self, limit: int = LIST_PAGE) -> AsyncIterator[Batch]:
         """Every batch on the account, newest first (the API cannot filter: filter here)."""
         async for batch in self.client.batches.list(limit=limit):
@@ -358,7 +428,7 @@ def files_of(input_file_ids: Iterable[str], batches: Iterable[Batch]) -> list[st
     return ids
 
 
-def _batch_failure(batch: Batch, custom_id: str) -> Failure:
+def batch_failure(batch: Batch, custom_id: str) -> Failure:
     errors = batch.errors.data if batch.errors and batch.errors.data else []
     message = (
         "; ".join(f"{e.message}" + (f" (line {e.line})" if e.line else "") for e in errors)

@@ -1,0 +1,375 @@
+"""Shared batches: requests, not jobs, fill a batch.
+
+A job writes its batch parts to the parts table (``parts.py``), then *joins* a collector
+round: the round is a DBOS workflow enqueued with one deduplication id and a delay of
+``BATCHCOOK_BATCH_WINDOW`` seconds, so every job that joins while it waits — in any process —
+joins the same one. When the window closes the round claims every waiting part and starts
+its follower, which groups the parts per endpoint and model (within the 50,000-line / 200 MB
+file limits), uploads, creates the batches, follows them (this process's batch watch, the
+sweep and OpenAI webhooks wake it), streams each ended batch's output and error files line by
+line into the parts table, and wakes the jobs whose parts it answered.
+
+A line that fails ends only its own part: its job decides to retry it (the retry joins the
+next round) or to fail. A job that gives up (timeout, cancel) abandons its parts; a batch no
+job wants any more is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Any
+
+from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
+from openai.types import Batch
+
+from batchcook import instrument
+from batchcook.generation.batch import BatchRunner, Failure
+from batchcook.generation.batch.jsonl import plan_chunks
+from batchcook.generation.batch.runner import SubmittedBatch, batch_failure, files_of
+from batchcook.workflows import marks, parts, watch
+from batchcook.workflows.install import INSTALL_METADATA, install_id
+from batchcook.workflows.runtime import COLLECT_QUEUE, runtime
+from batchcook.workflows.steps import JOB_METADATA, Outcome, _guard, encode
+
+log = logging.getLogger(__name__)
+GROUP_METADATA = "batchcook_group"  # which slice of the round's parts a batch holds
+ROUND_KEY = "batchcook-round"  # the deduplication id: one round gathers at a time
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled", "gone"})
+ROUTE_SLICE = 32  # result lines stored per transaction while streaming a file
+
+
+async def join(window: float) -> None:
+    """Make sure a round will collect the parts just written: the one gathering now, or a
+    new one that closes ``window`` seconds from now. Called from a job's workflow."""
+    options = SetEnqueueOptions(
+        deduplication_id=ROUND_KEY,
+        duplication_policy="return-existing",
+        delay_seconds=window if window > 0 else None,
+    )
+    with options:
+        await DBOS.enqueue_workflow_async(COLLECT_QUEUE, collect_round)
+
+
+def follower_id(round_id: str) -> str:
+    return f"{round_id}-follow"
+
+
+@DBOS.workflow(name="collect_round")
+async def collect_round() -> dict[str, Any]:
+    """Claim every waiting part, then hand them to a follower and end, so the next round can
+    gather while these batches run."""
+    round_id = DBOS.workflow_id or ""
+    taken = await claim_parts(round_id)
+    if "error" in taken or not taken["ok"]:
+        return taken
+    with SetWorkflowID(follower_id(round_id)):
+        await DBOS.start_workflow_async(follow_round, round_id)
+    return taken
+
+
+@DBOS.step(name="claim_parts")
+async def claim_parts(round_id: str) -> Outcome:
+    async def work() -> int:
+        count: int = await parts.run(parts.claim, runtime().settings.database(), round_id)
+        return count
+
+    return await _guard("claim_parts", work)
+
+
+@DBOS.workflow(name="follow_round")
+async def follow_round(round_id: str) -> dict[str, Any]:
+    me = DBOS.workflow_id or ""
+    submitted = await _again(submit_round, me, round_id)
+    if "error" in submitted:
+        failed = await fail_round(round_id, submitted["error"])
+        await _wake(failed.get("ok") or [], {"source": "round", "error": True})
+        if not submitted["error"].get("batches"):
+            return submitted
+        batches: list[dict[str, Any]] = submitted["error"]["batches"]
+    else:
+        batches = submitted["ok"]["batches"]
+        await _wake(submitted["ok"]["jobs"], {"source": "round", "status": "submitted"})
+    try:
+        return await _follow(me, batches, submitted.get("ok", {}).get("at") or time.time())
+    finally:
+        watch.current().unwatch(me)
+
+
+async def _follow(me: str, batches: list[dict[str, Any]], started: float) -> dict[str, Any]:
+    """Until every batch has ended and its results are stored."""
+    settings = runtime().settings
+    ids = [b["id"] for b in batches]
+    seen: dict[str, watch.Seen] = {b: ("validating", 0, 0) for b in ids}
+    routed: set[str] = set()
+    interval = settings.poll_interval
+    while True:
+        open_ids = [b for b in ids if b not in routed]
+        if not open_ids:
+            return {"batches": ids}
+        unfinished = {b: seen[b] for b in open_ids if seen[b][0] not in TERMINAL}
+        if unfinished:
+            watch.current().watch(
+                me, unfinished, interval, backoff=1.0, max_interval=settings.max_poll_interval
+            )
+            message = await DBOS.recv_async(
+                watch.WAKE_TOPIC, timeout_seconds=settings.max_poll_interval
+            )
+            max_age = interval if watch.wake_message(message) or message is None else 0.0
+        else:
+            max_age = 86400.0  # ended batches do not change
+        polled = await _again(poll_round, open_ids, max_age)
+        if "error" in polled:
+            log.warning("round %s: polling failed for good: %s", me, polled["error"]["message"])
+            continue
+        changed: list[str] = []
+        for state in polled["ok"]["batches"]:
+            now_seen = (state["status"], state["completed"], state["failed"])
+            if now_seen[0] != seen[state["id"]][0]:
+                changed.append(state["id"])
+            seen[state["id"]] = now_seen
+        for batch_id in changed:
+            if seen[batch_id][0] in TERMINAL:
+                done = await _again(route_batch, batch_id)
+                if "error" in done:  # its files stay on OpenAI; the next look tries again
+                    seen[batch_id] = ("in_progress", 0, 0)
+                    continue
+                routed.add(batch_id)
+                await _wake(done["ok"], {"source": "round", "batch": batch_id, "routed": True})
+            else:
+                jobs = await parts.run(parts.jobs_of, settings.database(), batch_id)
+                await _wake(jobs, {"source": "round", "batch": batch_id})
+        if polled["ok"]["at"] - started > settings.poll_timeout:
+            interval = min(interval * 1.5, settings.max_poll_interval)
+
+
+async def _again(step: Any, *args: Any) -> dict[str, Any]:
+    """A round's step that failed for a passing cause runs again after a durable pause:
+    other people's recipes ride on it."""
+    for pause in (*runtime().settings.step_pauses, None):
+        out: dict[str, Any] = await step(*args)
+        if "ok" in out or pause is None or not out["error"].get("transient"):
+            return out
+        log.warning("round step %s: %s; again in %.0f s", step, out["error"]["message"], pause)
+        await DBOS.sleep_async(pause)
+    raise AssertionError("unreachable")
+
+
+async def _wake(job_ids: list[str], message: dict[str, Any]) -> None:
+    for job_id in job_ids:
+        try:
+            await DBOS.send_async(job_id, message, watch.WAKE_TOPIC)
+        except Exception as err:  # the job also wakes by itself
+            log.warning("round: could not wake %s: %s", job_id, err)
+
+
+def _group(chunk_ids: list[str]) -> str:
+    """A slice's name that a re-run computes again from the same parts."""
+    return hashlib.sha1("\n".join(chunk_ids).encode()).hexdigest()[:20]
+
+
+@DBOS.step(name="submit_round")
+async def submit_round(me: str, round_id: str) -> Outcome:
+    """Upload and create one batch per slice of the round's claimed parts — unless an
+    earlier run of this step already did: a re-run (its mark is taken) finds them by their
+    metadata, and after creating, looks once more and cancels a second batch for a slice."""
+
+    async def work() -> dict[str, Any]:
+        settings = runtime().settings
+        url = settings.database()
+        pending = await parts.run(parts.claimed, url, round_id)
+        first_run = await marks.claim_async(url, f"submit:{me}")
+        install = await asyncio.to_thread(install_id, settings)
+        chunks = plan_chunks([request for _, request in pending])
+        keys = {request.custom_id: key for key, request in pending}
+        async with runtime().openai() as client:
+            runner = BatchRunner(client, file_ttl=settings.file_ttl)
+            found = {} if first_run or not chunks else await _ours(runner, me, install)
+            made: dict[str, SubmittedBatch] = {}
+            for chunk in chunks:
+                group = _group(chunk.custom_ids)
+                batch = found.get(group)
+                if batch is None:
+                    metadata = {JOB_METADATA: me, GROUP_METADATA: group, INSTALL_METADATA: install}
+                    batch = await runner.submit_chunk(chunk, metadata)
+                made[group] = batch
+                await parts.run(
+                    parts.record_batch,
+                    url,
+                    round_id,
+                    {
+                        "id": batch.id,
+                        "endpoint": chunk.endpoint,
+                        "model": chunk.model,
+                        "input_file_id": batch.input_file_id,
+                        "custom_ids": chunk.custom_ids,
+                        "group": group,
+                    },
+                    [keys[c] for c in chunk.custom_ids],
+                )
+            if not first_run and chunks:
+                again = await runner.list_ours(me, install)
+                keep = {b.id for b in made.values()}
+                extra = [
+                    b.id
+                    for b in again
+                    if b.id not in keep and (b.metadata or {}).get(GROUP_METADATA) in made
+                ]
+                if extra:
+                    log.warning("round %s: cancelling surplus batches %s", me, extra)
+                    await runner.cancel(extra)
+        state = await parts.run(parts.round_state, url, round_id)
+        return {**state, "at": time.time()}
+
+    return await _guard("submit_round", work)
+
+
+async def _ours(runner: BatchRunner, me: str, install: str) -> dict[str, SubmittedBatch]:
+    found: dict[str, SubmittedBatch] = {}
+    for b in await runner.list_ours(me, install):
+        group = (b.metadata or {}).get(GROUP_METADATA)
+        if group and group not in found:
+            found[group] = SubmittedBatch(b.id, b.endpoint, b.model or "", b.input_file_id)
+    return found
+
+
+@DBOS.step(name="fail_round")
+async def fail_round(round_id: str, error: dict[str, Any]) -> Outcome:
+    """The round could not submit its parts: each ends failed with the cause, for its job."""
+
+    async def work() -> list[str]:
+        failure = {
+            "custom_id": "",
+            "ok": False,
+            "kind": "http_error",
+            "code": error.get("type"),
+            "message": f"submitting the shared batch failed: {error.get('message')}",
+            "batch_id": None,
+            "status_code": None,
+            "tier": "batch",
+            "retryable": bool(error.get("transient") or error.get("retryable")),
+        }
+        jobs: list[str] = await parts.run(
+            parts.fail_claimed, runtime().settings.database(), round_id, failure
+        )
+        return jobs
+
+    return await _guard("fail_round", work)
+
+
+@DBOS.step(name="poll_round")
+async def poll_round(batch_ids: list[str], max_age: float) -> Outcome:
+    """Read-only: this process's batch watch, which calls OpenAI only when its copy is older
+    than ``max_age`` (and then once for everything watched)."""
+
+    async def work() -> dict[str, Any]:
+        fresh = await watch.current().batches(batch_ids, max_age, missing_ok=True)
+        instrument.batches_polled(fresh.values())
+        states = [_state(fresh[b]) if b in fresh else _gone(b) for b in batch_ids]
+        await parts.run(parts.update_batches, runtime().settings.database(), states)
+        return {"batches": states, "at": time.time()}
+
+    return await _guard("poll_round", work)
+
+
+def _gone(batch_id: str) -> dict[str, Any]:
+    """A batch OpenAI answers 404 for (deleted with its project, or never ours): it ends."""
+    return {
+        "id": batch_id,
+        "endpoint": "",
+        "status": "gone",
+        "completed": 0,
+        "failed": 0,
+        "total": 0,
+    }
+
+
+def _state(batch: Batch) -> dict[str, Any]:
+    counts = batch.request_counts
+    return {
+        "id": batch.id,
+        "endpoint": batch.endpoint,
+        "status": batch.status,
+        "completed": counts.completed if counts else 0,
+        "failed": counts.failed if counts else 0,
+        "total": counts.total if counts else 0,
+    }
+
+
+@DBOS.step(name="route_batch")
+async def route_batch(batch_id: str) -> Outcome:
+    """Stream an ended batch's output and error files into the parts table, a slice of lines
+    at a time (memory stays flat whatever the file size); a part no line answered ends with
+    why. Safe to repeat: a line stored twice is the same line. Returns the jobs to wake."""
+
+    async def work() -> list[str]:
+        settings = runtime().settings
+        url = settings.database()
+
+        async def sink(results: list[Any]) -> None:
+            await parts.run(parts.route, url, batch_id, [encode(r) for r in results])
+
+        async with runtime().openai() as client:
+            runner = BatchRunner(client)
+            found = await runner.refresh([batch_id], missing_ok=True)
+            if batch_id not in found:
+                missing = await parts.run(parts.unrouted, url, batch_id)
+                message = f"OpenAI no longer knows batch {batch_id} (404)"
+                await sink([Failure(c, "missing", "not_found", message, batch_id) for c in missing])
+                gone: list[str] = await parts.run(parts.finish_batch, url, batch_id)
+                return gone
+            batch = found[batch_id]
+
+            if batch.status != "failed":
+                for file_id in (batch.output_file_id, batch.error_file_id):
+                    if file_id:
+                        await runner.stream_results(batch, file_id, sink, ROUTE_SLICE)
+            missing = await parts.run(parts.unrouted, url, batch_id)
+            if missing:
+                await sink([_missing(batch, c) for c in missing])
+            jobs: list[str] = await parts.run(parts.finish_batch, url, batch_id)
+            if settings.delete_files:
+                files = files_of([batch.input_file_id], [batch])
+                await runner.delete_files(files)
+                for file_id in files:  # so the sweep does not delete them again
+                    await marks.claim_async(url, f"deleted:{file_id}")
+        return jobs
+
+    return await _guard("route_batch", work)
+
+
+def _missing(batch: Batch, custom_id: str) -> Failure:
+    if batch.status == "failed":
+        return batch_failure(batch, custom_id)
+    kind = {"expired": "expired", "cancelled": "cancelled"}.get(batch.status, "missing")
+    return Failure(
+        custom_id,
+        kind,  # type: ignore[arg-type]
+        None,
+        f"batch ended {batch.status} with no line for this request",
+        batch.id,
+    )
+
+
+@DBOS.step(name="abandon_parts")
+async def abandon_parts(job_id: str) -> Outcome:
+    """A job's timeout or cancel: give its open parts up (see ``abandon``)."""
+
+    async def work() -> list[str]:
+        return await abandon(job_id)
+
+    return await _guard("abandon_parts", work)
+
+
+async def abandon(job_id: str) -> list[str]:
+    """The job gives its open parts up; batches no job wants any more are cancelled now
+    (they would be paid for an answer nobody reads). Returns the batches cancelled."""
+    url = runtime().settings.database()
+    touched = await parts.run(parts.abandon, url, job_id)
+    unwanted: list[str] = await parts.run(parts.unwanted, url, touched)
+    if unwanted:
+        async with runtime().openai() as client:
+            await BatchRunner(client).cancel(unwanted)
+    return unwanted

@@ -1,0 +1,500 @@
+"""The parts table: every batch request of every job, from waiting to its stored result.
+
+Jobs do not own batches any more. A job writes its batch parts here and sleeps; a collector
+round claims every waiting part (of all jobs, from all processes), submits them as shared
+batches, and routes each output line back to its part by ``(batch_id, custom_id)``. The
+result is stored here, once — an image as raw bytes, not base64 in a workflow checkpoint —
+so the system database does not grow by megabytes per recipe, and any worker can write any
+job's page. A job's rows are deleted when it succeeds; a failed job's rows stay (a retry
+reuses what was paid for) until ``forget_older_than`` after the batch window.
+
+States: ``waiting`` (written by the job) → ``claimed`` (by a round) → ``submitted`` (in a
+batch) → ``done`` (result stored); or ``abandoned`` (the job gave up on it: timeout, cancel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from batchcook.generation.batch.jsonl import BatchRequest
+from batchcook.workflows.executors import shared
+
+metadata = MetaData()
+parts = Table(
+    "batchcook_parts",
+    metadata,
+    Column("custom_id", String(300), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("job_id", String(200), nullable=False, index=True),
+    Column("role", String(40), nullable=False),
+    Column("endpoint", String(100), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("tier", String(20), nullable=False),
+    Column("body", Text, nullable=False),  # the request body, JSON
+    Column("state", String(20), nullable=False, index=True),
+    Column("round_id", String(300), nullable=True, index=True),
+    Column("batch_id", String(100), nullable=True, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("ok", Boolean, nullable=True),
+    Column("result", Text, nullable=True),  # the encoded result, JSON, images left out
+    Column("payload", LargeBinary, nullable=True),  # the image's bytes
+)
+batches = Table(
+    "batchcook_batches",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("round_id", String(300), nullable=False, index=True),
+    Column("endpoint", String(100), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("input_file_id", String(100), nullable=False),
+    Column("group_key", String(100), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("completed", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("routed", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+OPEN = ("waiting", "claimed", "submitted")
+
+
+def _engine(url: str) -> Engine:
+    return shared(url, metadata)
+
+
+# --- results: images kept as bytes ---------------------------------------------------------
+
+
+def pack(encoded: dict[str, Any]) -> tuple[str, bytes | None]:
+    """An encoded result as (JSON, payload): a successful image's base64 leaves the JSON and
+    is stored decoded — a third smaller, and never parsed again as text."""
+    body = encoded.get("body")
+    if encoded.get("ok") and isinstance(body, dict):
+        try:
+            first = body["data"][0]
+            raw = base64.b64decode(first["b64_json"], validate=True)
+        except (KeyError, IndexError, TypeError, binascii.Error):
+            raw = None
+        if raw is not None:
+            data = [{**first, "b64_json": None}, *body["data"][1:]]
+            slim = {**encoded, "body": {**body, "data": data}}
+            return json.dumps(slim, ensure_ascii=False), raw
+    return json.dumps(encoded, ensure_ascii=False), None
+
+
+def unpack(text: str, payload: bytes | None) -> dict[str, Any]:
+    encoded: dict[str, Any] = json.loads(text)
+    if payload is not None:
+        encoded["body"]["data"][0]["b64_json"] = base64.b64encode(payload).decode()
+    return encoded
+
+
+# --- the job's side ------------------------------------------------------------------------
+
+
+def enqueue(url: str, job_id: str, planned: list[dict[str, Any]], attempt: int) -> None:
+    """Write the job's parts for ``attempt`` (a re-run finds them written: nothing twice)."""
+    at = time.time()
+    with _engine(url).begin() as conn:
+        for part in planned:
+            key = and_(parts.c.custom_id == part["custom_id"], parts.c.attempt == attempt)
+            if conn.execute(select(parts.c.state).where(key)).first() is not None:
+                continue
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        parts.insert().values(
+                            custom_id=part["custom_id"],
+                            attempt=attempt,
+                            job_id=job_id,
+                            role=part["role"],
+                            endpoint=part["endpoint"],
+                            model=part["model"],
+                            tier=part["tier"],
+                            body=json.dumps(part["body"], ensure_ascii=False),
+                            state="waiting",
+                            created_at=at,
+                        )
+                    )
+            except IntegrityError:  # another run of this step wrote it first
+                pass
+
+
+def view(url: str, job_id: str) -> dict[str, Any]:
+    """What a job's parts and their batches are doing: for its record and its decisions."""
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(
+                parts.c.custom_id,
+                parts.c.attempt,
+                parts.c.state,
+                parts.c.batch_id,
+                parts.c.ok,
+                parts.c.created_at,
+            ).where(parts.c.job_id == job_id)
+        ).all()
+        ids = sorted({r.batch_id for r in rows if r.batch_id})
+        found = conn.execute(select(batches).where(batches.c.id.in_(ids))).all() if ids else []
+    attempt_of = {r.batch_id: r.attempt for r in rows if r.batch_id}
+    return {
+        "parts": [
+            {
+                "custom_id": r.custom_id,
+                "attempt": r.attempt,
+                "state": r.state,
+                "batch_id": r.batch_id,
+                "ok": r.ok,
+                "created_at": r.created_at,
+            }
+            for r in rows
+        ],
+        "batches": [
+            {
+                "id": b.id,
+                "endpoint": b.endpoint,
+                "attempt": attempt_of.get(b.id, 0),
+                "status": b.status,
+                "completed": b.completed,
+                "failed": b.failed,
+                "total": b.total,
+            }
+            for b in sorted(found, key=lambda b: (b.created_at, b.id))
+        ],
+        "at": time.time(),
+    }
+
+
+def results(url: str, job_id: str) -> dict[str, dict[str, Any]]:
+    """The job's stored results, one per custom id: a success over a failure, the latest
+    attempt over an earlier one."""
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(parts.c.custom_id, parts.c.attempt, parts.c.ok, parts.c.result, parts.c.payload)
+            .where(and_(parts.c.job_id == job_id, parts.c.result.is_not(None)))
+            .order_by(parts.c.attempt)
+        ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if out.get(r.custom_id, {}).get("ok") and not r.ok:
+            continue
+        out[r.custom_id] = {**unpack(r.result, r.payload), "attempt": r.attempt}
+    return out
+
+
+def outcomes(url: str, job_id: str, attempt: int) -> dict[str, dict[str, Any]]:
+    """Small: custom id -> ok / retryable of one attempt's finished parts (no bodies)."""
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(parts.c.custom_id, parts.c.ok, parts.c.result).where(
+                and_(
+                    parts.c.job_id == job_id,
+                    parts.c.attempt == attempt,
+                    parts.c.state == "done",
+                )
+            )
+        ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        retryable = False
+        if not r.ok and r.result:
+            retryable = bool(json.loads(r.result).get("retryable"))
+        out[r.custom_id] = {"ok": bool(r.ok), "retryable": retryable}
+    return out
+
+
+def payload(url: str, custom_id: str, attempt: int) -> bytes | None:
+    with _engine(url).begin() as conn:
+        row = conn.execute(
+            select(parts.c.payload).where(
+                and_(parts.c.custom_id == custom_id, parts.c.attempt == attempt)
+            )
+        ).first()
+    return None if row is None else row.payload
+
+
+def store(url: str, job_id: str, encoded: dict[str, Any], attempt: int, tier: str) -> None:
+    """A result got outside a batch (a direct call, a reused one): stored like the others."""
+    text, raw = pack(encoded)
+    with _engine(url).begin() as conn:
+        key = and_(parts.c.custom_id == encoded["custom_id"], parts.c.attempt == attempt)
+        values = {"state": "done", "ok": bool(encoded["ok"]), "result": text, "payload": raw}
+        if conn.execute(select(parts.c.state).where(key)).first() is not None:
+            conn.execute(update(parts).where(key).values(**values))
+            return
+        conn.execute(
+            parts.insert().values(
+                custom_id=encoded["custom_id"],
+                attempt=attempt,
+                job_id=job_id,
+                role="",
+                endpoint="",
+                model="",
+                tier=tier,
+                body="{}",
+                created_at=time.time(),
+                **values,
+            )
+        )
+
+
+def abandon(url: str, job_id: str) -> list[str]:
+    """The job no longer wants its open parts; returns the batches they were in (a batch
+    whose every part is abandoned is cancelled by its follower)."""
+    with _engine(url).begin() as conn:
+        open_parts = and_(parts.c.job_id == job_id, parts.c.state.in_(OPEN))
+        ids = conn.execute(select(parts.c.batch_id).where(open_parts)).all()
+        conn.execute(update(parts).where(open_parts).values(state="abandoned"))
+    return sorted({r.batch_id for r in ids if r.batch_id})
+
+
+def forget(url: str, job_id: str) -> int:
+    """The job is done with its results (its page is written)."""
+    with _engine(url).begin() as conn:
+        gone = conn.execute(delete(parts).where(parts.c.job_id == job_id))
+        return gone.rowcount or 0
+
+
+def forget_older_than(url: str, seconds: float) -> int:
+    """Rows of failed jobs nobody retried, and routed batches, past the window."""
+    cutoff = time.time() - seconds
+    with _engine(url).begin() as conn:
+        gone = conn.execute(
+            delete(parts).where(
+                and_(parts.c.created_at < cutoff, parts.c.state.in_(("done", "abandoned")))
+            )
+        )
+        conn.execute(delete(batches).where(and_(batches.c.created_at < cutoff, batches.c.routed)))
+        return gone.rowcount or 0
+
+
+# --- the collector's side ------------------------------------------------------------------
+
+
+def claim(url: str, round_id: str) -> int:
+    """Take every waiting part for ``round_id``; a re-run takes those and any new ones."""
+    with _engine(url).begin() as conn:
+        conn.execute(
+            update(parts)
+            .where(parts.c.state == "waiting")
+            .values(state="claimed", round_id=round_id)
+        )
+        rows = conn.execute(
+            select(parts.c.custom_id).where(
+                and_(parts.c.round_id == round_id, parts.c.state == "claimed")
+            )
+        ).all()
+    return len(rows)
+
+
+def claimed(url: str, round_id: str) -> list[tuple[tuple[str, int], BatchRequest]]:
+    """The round's parts not yet in a batch, as requests (oldest first)."""
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(parts.c.custom_id, parts.c.attempt, parts.c.endpoint, parts.c.body)
+            .where(and_(parts.c.round_id == round_id, parts.c.state == "claimed"))
+            .order_by(parts.c.created_at, parts.c.custom_id)
+        ).all()
+    return [
+        ((r.custom_id, r.attempt), BatchRequest(r.custom_id, r.endpoint, json.loads(r.body)))
+        for r in rows
+    ]
+
+
+def record_batch(
+    url: str,
+    round_id: str,
+    batch: dict[str, Any],
+    keys: Iterable[tuple[str, int]],
+) -> None:
+    """The batch exists: its parts say so (so their jobs can show it, and results route)."""
+    with _engine(url).begin() as conn:
+        if conn.execute(select(batches.c.id).where(batches.c.id == batch["id"])).first() is None:
+            conn.execute(
+                batches.insert().values(
+                    id=batch["id"],
+                    round_id=round_id,
+                    endpoint=batch["endpoint"],
+                    model=batch["model"],
+                    input_file_id=batch["input_file_id"],
+                    group_key=batch["group"],
+                    status="validating",
+                    completed=0,
+                    failed=0,
+                    total=len(batch["custom_ids"]),
+                    routed=False,
+                    created_at=time.time(),
+                )
+            )
+        for custom_id, attempt in keys:
+            conn.execute(
+                update(parts)
+                .where(
+                    and_(
+                        parts.c.custom_id == custom_id,
+                        parts.c.attempt == attempt,
+                        parts.c.state == "claimed",
+                    )
+                )
+                .values(state="submitted", batch_id=batch["id"])
+            )
+
+
+def fail_claimed(url: str, round_id: str, encoded: dict[str, Any]) -> list[str]:
+    """The round could not submit: each claimed part ends with ``encoded``'s error (its job
+    decides to retry); returns the jobs to wake."""
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(parts.c.custom_id, parts.c.attempt, parts.c.job_id).where(
+                and_(parts.c.round_id == round_id, parts.c.state == "claimed")
+            )
+        ).all()
+        for r in rows:
+            text = json.dumps({**encoded, "custom_id": r.custom_id})
+            conn.execute(
+                update(parts)
+                .where(and_(parts.c.custom_id == r.custom_id, parts.c.attempt == r.attempt))
+                .values(state="done", ok=False, result=text, payload=None)
+            )
+    return sorted({r.job_id for r in rows})
+
+
+def update_batches(url: str, states: Iterable[dict[str, Any]]) -> None:
+    with _engine(url).begin() as conn:
+        for s in states:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == s["id"])
+                .values(
+                    status=s["status"],
+                    completed=s["completed"],
+                    failed=s["failed"],
+                    total=s["total"] or batches.c.total,
+                )
+            )
+
+
+def route(url: str, batch_id: str, encoded: Iterable[dict[str, Any]]) -> int:
+    """Store results read from a batch's files on their parts, by custom id within the
+    batch (one transaction for the lot given: the caller streams in slices)."""
+    count = 0
+    with _engine(url).begin() as conn:
+        for result in encoded:
+            text, raw = pack(result)
+            done = conn.execute(
+                update(parts)
+                .where(
+                    and_(
+                        parts.c.batch_id == batch_id,
+                        parts.c.custom_id == result["custom_id"],
+                        parts.c.state.in_(("submitted", "done")),
+                    )
+                )
+                .values(state="done", ok=bool(result["ok"]), result=text, payload=raw)
+            )
+            count += done.rowcount or 0
+    return count
+
+
+def unrouted(url: str, batch_id: str) -> list[str]:
+    """Parts of an ended batch that no line answered."""
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(parts.c.custom_id).where(
+                and_(parts.c.batch_id == batch_id, parts.c.state == "submitted")
+            )
+        ).all()
+    return [r.custom_id for r in rows]
+
+
+def finish_batch(url: str, batch_id: str) -> list[str]:
+    """Every part of the batch has its result: mark it routed; returns the jobs to wake."""
+    with _engine(url).begin() as conn:
+        conn.execute(update(batches).where(batches.c.id == batch_id).values(routed=True))
+        rows = conn.execute(
+            select(parts.c.job_id).where(parts.c.batch_id == batch_id).distinct()
+        ).all()
+    return sorted(r.job_id for r in rows)
+
+
+def jobs_of(url: str, batch_id: str) -> list[str]:
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(parts.c.job_id)
+            .where(and_(parts.c.batch_id == batch_id, parts.c.state != "abandoned"))
+            .distinct()
+        ).all()
+    return sorted(r.job_id for r in rows)
+
+
+def unwanted(url: str, batch_ids: Iterable[str]) -> list[str]:
+    """Of ``batch_ids``, those no job wants any more (every part abandoned): cancel them."""
+    out: list[str] = []
+    with _engine(url).begin() as conn:
+        for batch_id in batch_ids:
+            states = {
+                r.state
+                for r in conn.execute(
+                    select(parts.c.state).where(parts.c.batch_id == batch_id)
+                ).all()
+            }
+            if states == {"abandoned"}:
+                out.append(batch_id)
+    return out
+
+
+def surplus(url: str, batch_id: str, group: str) -> bool:
+    """Is ``batch_id`` a second batch for a slice of parts another batch already holds?
+    (A submit that crashed with a create in flight, whose re-run made its own.) A batch
+    being created right now has no recorded sibling, so it is never taken for one."""
+    with _engine(url).begin() as conn:
+        row = conn.execute(
+            select(batches.c.id).where(and_(batches.c.group_key == group, batches.c.id != batch_id))
+        ).first()
+    return row is not None
+
+
+def round_state(url: str, round_id: str) -> dict[str, Any]:
+    """The round's batches, and the jobs whose parts it holds."""
+    with _engine(url).begin() as conn:
+        rows = conn.execute(select(batches).where(batches.c.round_id == round_id)).all()
+        jobs = conn.execute(
+            select(parts.c.job_id).where(parts.c.round_id == round_id).distinct()
+        ).all()
+    return {
+        "batches": [{"id": r.id, "endpoint": r.endpoint} for r in rows],
+        "jobs": sorted(j.job_id for j in jobs),
+    }
+
+
+def waiting(url: str) -> int:
+    with _engine(url).begin() as conn:
+        return len(conn.execute(select(parts.c.custom_id).where(parts.c.state == "waiting")).all())
+
+
+async def run(fn: Any, *args: Any) -> Any:
+    """Any of the above off the event loop."""
+    return await asyncio.to_thread(fn, *args)
