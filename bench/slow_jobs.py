@@ -9,8 +9,9 @@ production with the default settings. To finish in minutes, the emulator's clock
 sweep) is divided by the same factor: the schedule of calls is the production one.
 
 Printed per N: OpenAI calls per job, split into polls (list pages and retrieves, the part
-that depends on N) and the rest (uploads, creates, downloads, deletes), and how often a job
-woke to look (its poll steps). Each N runs in a fresh process and database.
+that depends on N) and the rest (uploads, creates, downloads), and how often a job woke to
+look (its parts_view steps: a read of the parts table, no OpenAI call). Each N runs in a
+fresh process and database.
 
 Usage: python bench/slow_jobs.py [N ...] [--speed 5] [--database-url URL]
        (default N: 1 100 1000)
@@ -94,7 +95,7 @@ async def drive(n: int, clock: ScaledClock, timeout: float) -> dict[str, Any]:
     polls = 0
     for job_id in sample:
         steps = await DBOS.list_workflow_steps_async(job_id)
-        polls += sum(1 for s in steps if s["function_name"] == "poll_batches")
+        polls += sum(1 for s in steps if s["function_name"] == "parts_view")
     return {
         "statuses": dict(statuses),
         "errors": dict(errors),
@@ -131,6 +132,7 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
             poll_interval=10 / speed,
             poll_timeout=300 / speed,
             max_poll_interval=300 / speed,
+            batch_window=2 / speed,
             sweep_schedule=f"*/{max(1, round(60 / speed))} * * * * *",
             queue_poll_seconds=0.2,
             worker_concurrency=max(n, 1) + 10,  # the sweep shares the queue

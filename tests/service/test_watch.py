@@ -38,7 +38,15 @@ async def test_waiting_jobs_share_one_poll_and_sleep_until_a_change(
     for job in jobs:
         await engine.start_job(job)
     w = watch.current()
-    await until(lambda: w.watching() == len(jobs))  # all 20 batches in progress, jobs asleep
+    await until(lambda: len(openai_emu.state.batches) >= 2)
+    await until(
+        lambda: (
+            sum(b.counts.get("total", 0) for b in openai_emu.state.batches.values())
+            == 2 * len(jobs)
+        )
+    )  # every part in a shared batch
+    owners = {b.metadata["batchcook_job"] for b in openai_emu.state.batches.values()}
+    await until(lambda: w.watching() == len(owners))  # one watch entry per round, jobs asleep
 
     rounds, calls = w.rounds, batch_calls(openai_emu)
     await until(lambda: w.rounds >= rounds + 20)
@@ -52,10 +60,10 @@ async def test_waiting_jobs_share_one_poll_and_sleep_until_a_change(
         done = await wait_for(job.id)
         assert done.status == "succeeded", done.error
         steps = await DBOS.list_workflow_steps_async(job.id)
-        polls = [s for s in steps if s["function_name"] == "poll_batches"]
-        # Woken only by the change, not once per round: the first look, the change, and
-        # perhaps the image batch ending a moment after the text one.
-        assert len(polls) <= 3, len(polls)
+        looks = [s for s in steps if s["function_name"] == "parts_view"]
+        # Woken only by changes, not once per round: submitted, in progress, each batch's
+        # end — a read of the parts table each, never a call to OpenAI.
+        assert len(looks) <= 8, len(looks)
     assert w.watching() == 0
     assert len(notion_emu.pages()) == len(jobs)
 
@@ -84,19 +92,36 @@ async def test_an_unknown_batch_fails_its_job_not_the_others(
 async def test_submit_searches_for_its_batches_only_when_it_runs_again(
     service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
 ) -> None:
-    from batchcook.workflows import steps
+    from sqlalchemy import delete, update
 
-    job_id = new_job_id("create")
-    endpoints = ["/v1/responses", "/v1/images/generations"]
-    first = await steps.submit_batches(job_id, "stew", "Be brief.", "a stew", endpoints, 0, 0.0)
+    from batchcook.generation.plan import plan
+    from batchcook.recipes.schema import Recipe
+    from batchcook.workflows import collector, parts
+
+    url, job_id = service.database(), new_job_id("create")
+    planned = [
+        p.as_dict() for p in plan(job_id, "stew", "Be brief.", "a stew", Recipe, service, "batch")
+    ]
+    await parts.run(parts.enqueue, url, job_id, planned, 0)
+    round_id = f"round-{job_id}"
+    assert await parts.run(parts.claim, url, round_id) == 2
+    first = await collector.submit_round(f"{round_id}-follow", round_id)
     assert "ok" in first, first
     assert openai_emu.calls["/v1/batches"] == 2  # two creates, no search on a first run
-    # The same step again, as after a crash between its effect and its checkpoint.
-    again = await steps.submit_batches(job_id, "stew", "Be brief.", "a stew", endpoints, 0, 0.0)
+    # The same step again, as after a crash after its creates but before it recorded them.
+    with parts._engine(url).begin() as conn:
+        conn.execute(
+            update(parts.parts)
+            .where(parts.parts.c.round_id == round_id)
+            .values(state="claimed", batch_id=None)
+        )
+        conn.execute(delete(parts.batches).where(parts.batches.c.round_id == round_id))
+    again = await collector.submit_round(f"{round_id}-follow", round_id)
     assert "ok" in again, again
-    assert sorted(b["id"] for b in again["ok"]) == sorted(b["id"] for b in first["ok"])
+    ids = sorted(b["id"] for b in again["ok"]["batches"])
+    assert ids == sorted(b["id"] for b in first["ok"]["batches"])
     assert len(openai_emu.state.batches) == 2  # found by metadata, not paid for twice
-    assert openai_emu.calls["/v1/batches"] == 3  # the one list page that found them
+    assert openai_emu.calls["/v1/batches"] == 4  # a list page to find them, one to check
 
 
 async def test_a_regular_sweep_reaches_back_to_the_oldest_running_job(
@@ -108,12 +133,15 @@ async def test_a_regular_sweep_reaches_back_to_the_oldest_running_job(
     openai_emu.faults.default_batch = BatchPlan(in_progress=600)
     job = Job(id=new_job_id("create"), kind="create", prompt="long stew")
     await engine.start_job(job)
-    await wait_for(job.id, ("generating",))
+    generating = await wait_for(job.id, ("generating",))
+    (follower,) = {
+        openai_emu.state.batches[b.id].metadata["batchcook_job"] for b in generating.batches
+    }
     oldest = await oldest_waiting_job()  # this job, or an older one still running
     assert oldest["ok"] is not None and oldest["ok"] <= time.time()
     openai_emu.advance(600)
     result = await sweep_once(full=False)
-    assert result["woken"] == [job.id]
+    assert result["woken"] == [follower]  # the round following the job's batches
     done = await wait_for(job.id, timeout=10)  # long before its 30 s watch round
     assert done.status == "succeeded", done.error
 

@@ -1,0 +1,136 @@
+"""Shared batches: many jobs' requests in one batch per endpoint, results routed by custom_id.
+
+Against both emulators, on SQLite and on PostgreSQL, through the real workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from dbos import DBOS
+
+from batchcook.config import Settings
+from batchcook.jobs import Job, new_job_id
+from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
+from batchcook.workflows import engine, parts
+from batchcook.workflows.runtime import runtime
+
+IMAGES, RESPONSES = "/v1/images/generations", "/v1/responses"
+
+
+async def wait_all(job_ids: list[str], timeout: float = 60) -> list[Job]:
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = [await engine.get_job(j) for j in job_ids]
+        if all(j is not None and j.status in ("succeeded", "failed") for j in jobs):
+            return [j for j in jobs if j is not None]
+        stuck = [j.status if j else None for j in jobs]
+        assert time.monotonic() < deadline, f"jobs stuck: {stuck}"
+        await asyncio.sleep(0.05)
+
+
+def _tune(service: Settings, **changes: object) -> None:
+    runtime().settings = service.model_copy(update=changes)
+
+
+async def _start(prompts: list[str]) -> list[str]:
+    ids = []
+    for prompt in prompts:
+        job = Job(id=new_job_id("create", uuid.uuid4().hex), kind="create", prompt=prompt)
+        await engine.start_job(job)
+        ids.append(job.id)
+    return ids
+
+
+async def test_jobs_in_one_window_share_one_batch_per_endpoint(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, batch_window=1.0)
+    ids = await _start([f"soup number {i}" for i in range(6)])
+    done = await wait_all(ids)
+    assert all(j.status == "succeeded" for j in done), [j.error for j in done]
+    batches = list(openai_emu.state.batches.values())
+    assert sorted(b.endpoint for b in batches) == [IMAGES, RESPONSES]  # 2 batches, 12 lines
+    assert all(b.counts["total"] == 6 for b in batches)
+    shared = {b.id for b in batches}
+    for job in done:  # each record shows the shared batches it rode in, and its own costs
+        assert {b.id for b in job.batches} == shared
+        assert sorted(c.custom_id for c in job.costs) == [f"{job.id}-data", f"{job.id}-image"]
+    # Each job got its own recipe and picture: six pages, six titles, six covers.
+    pages = notion_emu.pages()
+    assert len(pages) == 6 and len({str(p.values["Name"]) for p in pages}) == 6
+    # Results are deleted once each page is written: nothing left in the parts table.
+    for job in done:
+        assert (await parts.run(parts.view, service.database(), job.id))["parts"] == []
+
+
+async def test_a_line_that_fails_fails_only_its_own_job(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """Three recipe lines are refused by the model (a refusal is never retried) in a batch
+    shared by twelve jobs: nine pages, three jobs failed with their line's own error,
+    nothing resubmitted."""
+    _tune(service, batch_window=1.0)
+    too_long = "a poison soup"  # the emulator's model refuses this
+    prompts = [f"stew number {i}" for i in range(9)] + [too_long] * 3
+    ids = await _start(prompts)
+    done = await wait_all(ids, timeout=90)
+    ok = [j for j in done if j.status == "succeeded"]
+    failed = [j for j in done if j.status == "failed"]
+    assert len(ok) == 9 and len(failed) == 3, [j.error for j in failed]
+    assert {j.prompt for j in failed} == {too_long}
+    for job in failed:
+        assert job.error is not None and not job.error.retryable
+        assert job.error.type == "RefusalError" and f"{job.id}-data" in job.error.message
+    assert len(openai_emu.state.batches) == 2  # nothing resubmitted, for anyone
+    assert len(notion_emu.pages()) == 9
+
+
+async def test_a_part_left_waiting_rides_the_next_round(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """A part written while no round would claim it (a crash between writing it and
+    joining) is not stranded: the next round takes every waiting part."""
+    _tune(service, batch_window=0.2, poll_interval=0.05)
+    url = service.database()
+    job = Job(id=new_job_id("create"), kind="create", prompt="lonely soup")
+    planned = [
+        {
+            "role": "recipe",
+            "custom_id": "stray-data",
+            "endpoint": RESPONSES,
+            "model": service.text_model,
+            "tier": "batch",
+            "body": {"model": service.text_model, "input": "x"},
+        }
+    ]
+    await parts.run(parts.enqueue, url, "stray-job", planned, 0)  # nobody joined for it
+    await engine.start_job(job)
+    (done,) = await wait_all([job.id])
+    assert done.status == "succeeded", done.error
+    view = await parts.run(parts.view, url, "stray-job")
+    assert [p["state"] for p in view["parts"]] in (["submitted"], ["done"])  # swept along
+
+
+async def test_a_cancelled_job_does_not_cancel_a_batch_another_job_needs(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, batch_window=0.5)
+    openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+    keep, drop = await _start(["bean chili", "corn chowder"])
+    deadline = time.monotonic() + 30
+    while len({b.id for j in [await engine.get_job(keep)] for b in (j.batches if j else [])}) < 2:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    cancelled = await engine.cancel_job(drop)
+    assert cancelled is not None
+    assert {b.status for b in openai_emu.state.batches.values()} == {"in_progress"}
+    openai_emu.advance(600)
+    (done,) = await wait_all([keep])
+    assert done.status == "succeeded", done.error
+    status = await DBOS.get_workflow_status_async(drop)
+    assert status is not None and status.status == "CANCELLED"
+    assert len(notion_emu.pages()) == 1
