@@ -710,7 +710,9 @@ def notion_webhook_reset() -> None:
 
 @app.command()
 def export(
-    recipe: str = typer.Argument(..., help="A recipe id (a job's page_id) or a job id."),
+    recipe: str = typer.Argument(
+        ..., help="A recipe id (a job's page_id), a Notion page URL, or a job id."
+    ),
     fmt: str = typer.Option(
         "jsonld", "--format", "-f", help="jsonld (schema.org Recipe), markdown or html."
     ),
@@ -718,18 +720,14 @@ def export(
         None, "--output", "-o", help="Write to this file instead of standard output."
     ),
     image_url: str | None = typer.Option(
-        None, help="Absolute URL of the published image for the JSON-LD (else its file:// URI)."
+        None,
+        help="Absolute URL of the published image, for the JSON-LD and the Markdown (else "
+        "the Notion cover's URL or the image file).",
     ),
 ) -> None:
-    """Write one recipe from the local store as JSON-LD, Markdown or a printable HTML page."""
-    from batchcook.cli_export import (
-        FORMATS,
-        ExportError,
-        find_recipe,
-        modify_job_recipe,
-        open_local_store,
-        render,
-    )
+    """Write one recipe as JSON-LD, Markdown or a printable HTML page (from Notion when
+    NOTION_TOKEN is set, else from the local store)."""
+    from batchcook.cli_export import FORMATS, ExportError, export_recipe
 
     def fail(message: str, code: int) -> NoReturn:
         err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
@@ -737,23 +735,20 @@ def export(
 
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}", 2)
-    settings = _settings()
-
-    async def run() -> str:
-        store = open_local_store(settings)
-        recipe_id = await find_recipe(store, recipe, modify_job_recipe(settings))
-        return await render(store, recipe_id, fmt, output=output, image_url=image_url)
-
     try:
-        text = asyncio.run(run())
+        done = asyncio.run(
+            export_recipe(_settings(), recipe, fmt, output=output, image_url=image_url)
+        )
     except ExportError as error:
         fail(str(error), error.exit_code)
+    for note in done.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(done.text, nl=False)
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        output.write_text(done.text, encoding="utf-8")
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror}; choose another --output", 1)
     err.print(f"wrote {output}", highlight=False, soft_wrap=True)
