@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from batchcook.config import Settings
 from batchcook.inputs import InputError, check_notion_id
@@ -29,7 +29,9 @@ from batchcook.recipes.printable import data_uri, recipe_html
 from batchcook.recipes.schema import Recipe
 from batchcook.stores.base import Image, RecipeNotFound, StoreError
 from batchcook.stores.local import LocalStore
-from batchcook.stores.notion import NotionStore
+
+if TYPE_CHECKING:
+    from batchcook.stores.notion import NotionStore
 
 Format = Literal["jsonld", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("jsonld", "markdown", "html")
@@ -39,7 +41,7 @@ FORMATS: tuple[Format, ...] = ("jsonld", "markdown", "html")
 JobLookup = Callable[[str], str | None]
 
 #: Either store export reads from.
-Store = LocalStore | NotionStore
+Store: TypeAlias = "LocalStore | NotionStore"
 
 
 class ExportError(Exception):
@@ -79,6 +81,9 @@ class Exported:
 def open_store(settings: Settings) -> Store:
     """The store the jobs file recipes in, refusing the cases where it cannot hold any."""
     if settings.notion_token is not None:
+        # Lazy: notion-client and the OpenAI SDK (metrics) add a second to a local export.
+        from batchcook.stores.notion import NotionStore
+
         try:
             return NotionStore.from_settings(settings)
         except StoreError as error:  # the database id is missing
@@ -125,25 +130,25 @@ def _page_id(ident: str) -> str | None:
 
 async def load(store: Store, recipe_id: str) -> Source:
     """The recipe ``recipe_id`` names in ``store``; ``RecipeNotFound`` when there is none."""
-    if isinstance(store, NotionStore):
-        page_id = _page_id(recipe_id)
-        if page_id is None:
-            raise RecipeNotFound(f"{recipe_id!r} is not a Notion page id or URL.")
-        recipe, cover = await store.read_page(page_id)
-        fetch = partial(store.download, cover) if cover is not None else _no_image
-        return Source(page_id, recipe, cover=cover, load_image=fetch)
-    return Source(
-        recipe_id,
-        await store.read(recipe_id),
-        image_file=await store.image_file(recipe_id),
-        load_image=partial(store.read_image, recipe_id),
-    )
+    if isinstance(store, LocalStore):
+        return Source(
+            recipe_id,
+            await store.read(recipe_id),
+            image_file=await store.image_file(recipe_id),
+            load_image=partial(store.read_image, recipe_id),
+        )
+    page_id = _page_id(recipe_id)
+    if page_id is None:
+        raise RecipeNotFound(f"{recipe_id!r} is not a Notion page id or URL.")
+    recipe, cover = await store.read_page(page_id)
+    fetch = partial(store.download, cover) if cover is not None else _no_image
+    return Source(page_id, recipe, cover=cover, load_image=fetch)
 
 
 def _where(store: Store) -> str:
-    if isinstance(store, NotionStore):
-        return f"in the Notion recipes database {store.database_id}"
-    return f"in the local store at {store.data_dir.resolve()}"
+    if isinstance(store, LocalStore):
+        return f"in the local store at {store.data_dir.resolve()}"
+    return f"in the Notion recipes database {store.database_id}"
 
 
 def _reason(error: RecipeNotFound) -> str:
@@ -167,7 +172,8 @@ async def find_recipe(store: Store, ident: str, job_recipe: JobLookup) -> Source
             return None
 
     # Any string may be a local id; in Notion only an id or URL is worth a "why not".
-    found = await attempt(ident, say_why=isinstance(store, NotionStore) and bool(_page_id(ident)))
+    in_notion = not isinstance(store, LocalStore)
+    found = await attempt(ident, say_why=in_notion and bool(_page_id(ident)))
     if found is None:
         stored = await store.find_by_job(ident)
         if stored is not None:
@@ -179,7 +185,7 @@ async def find_recipe(store: Store, ident: str, job_recipe: JobLookup) -> Source
     if found is not None:
         return found
     why = f" ({'; '.join(reasons)})" if reasons else ""
-    named = "a recipe page's id or URL" if isinstance(store, NotionStore) else "a recipe id"
+    named = "a recipe page's id or URL" if in_notion else "a recipe id"
     raise ExportError(
         f"no recipe {ident!r} {_where(store)}{why}: pass {named}, or the id of the job "
         "that made it (`batchcook jobs` lists jobs; a job's page_id is its recipe's id).",
