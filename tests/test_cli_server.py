@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from batchcook.jobs import BatchState, Job
-from batchcook.testing.server import serve
+from batchcook.testing.server import free_port, serve
 
 KEY = "bc-secret-api-key"
 
@@ -153,13 +156,6 @@ def test_create_and_modify_through_a_server(tmp_path: Path) -> None:
 
 def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`batchcook serve` runs the API app (engine in its lifespan) until SIGTERM."""
-    import signal
-    import time
-
-    import httpx
-
-    from batchcook.testing.server import free_port
-
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
     env["BATCHCOOK_DATA_DIR"] = str(tmp_path)

@@ -32,6 +32,7 @@ from batchcook.api.metrics_server import serve_in_thread
 from batchcook.config import Settings
 from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import TERMINAL_STATUSES, Job
+from batchcook.settings_errors import without_password
 from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 
 __all__ = [
@@ -102,7 +103,7 @@ async def follow(
 
 
 async def read_local(job_id: str) -> Job | None:
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     return await engine.get_job(job_id)
 
@@ -113,7 +114,7 @@ def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> 
     Without ``wait`` the job is only enqueued: a worker (``batchcook worker``, a server, or a
     later ``--wait``) runs it. Ctrl-C leaves the job pending for the next process to adopt.
     """
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     use_cli_executor()
     engine.launch(settings, worker=wait)
@@ -125,7 +126,7 @@ def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> 
 
 def queue_local(settings: Settings, jobs: list[Job]) -> None:
     """Enqueue ``jobs`` on the system database for a worker (``create --file``)."""
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     async def start_all() -> None:
         for job in jobs:
@@ -141,10 +142,10 @@ def queue_local(settings: Settings, jobs: list[Job]) -> None:
 
 def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console) -> Job | None:
     """Start a retry of a failed job of this system database; with ``wait``, run it here."""
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     async def retry() -> Job | None:
-        from batchcook.budget import admit
+        from batchcook.budget import admit  # lazy, like the engine: in-process runs only
 
         if wait:
             await adopt_orphans()
@@ -170,7 +171,7 @@ def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console
 def cancel_local(settings: Settings, job_id: str) -> tuple[Job | None, bool]:
     """Cancel a job of this system database from here (its batches too): the job, and
     whether this call stopped it (False: it had already ended)."""
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     async def cancel() -> tuple[Job | None, bool]:
         before = await engine.get_job(job_id)
@@ -187,7 +188,7 @@ def cancel_local(settings: Settings, job_id: str) -> tuple[Job | None, bool]:
 
 
 async def _run_local(settings: Settings, job: Job, wait: bool, console: Console) -> Job:
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     if wait:
         await adopt_orphans()
@@ -202,7 +203,7 @@ def read_jobs_local(
     settings: Settings, job_id: str | None, status: str | None, limit: int
 ) -> list[Job]:
     """Read job records without running anything (own executor id; not a worker)."""
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     use_cli_executor()
     engine.launch(settings, worker=False)
@@ -321,7 +322,7 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
     The executor id is ``DBOS__VMID`` (default ``local``): a restarted worker with the same
     id recovers the jobs its predecessor was running.
     """
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     stop = stop or threading.Event()
 
@@ -335,7 +336,7 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
         adopted = asyncio.run(adopt_orphans())
         executor = os.environ.get("DBOS__VMID") or "local"
         console.print(
-            f"worker {executor} on {redact(settings.database())}"
+            f"worker {executor} on {without_password(settings.database())}"
             + (f"; adopted {len(adopted)} job(s) of stopped CLI runs" if adopted else "")
         )
         stop.wait()
@@ -344,13 +345,3 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
         engine.shutdown()
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def redact(url: str) -> str:
-    """A database URL without its password, for logs."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
