@@ -566,6 +566,7 @@ def retry(
     """Try a failed job again, reusing every result it paid for (only what is missing is
     generated: the image when only the image failed; nothing when only the page write did)."""
     from batchcook.budget import BudgetExceeded
+    from batchcook.cli_follow import Estimates
     from batchcook.cli_jobs import ServerClient, ServerError, follow, retry_local
     from batchcook.workflows.engine import NotRetryable
 
@@ -576,7 +577,9 @@ def retry(
         async with ServerClient(url or "", settings) as client:
             new_id = await client.retry(job_id)
             if wait:
-                return await follow(new_id, client.job, err, interval=1.0)
+                return await follow(
+                    new_id, client.job, err, estimate=Estimates(settings), interval=1.0
+                )
             return await client.job(new_id)
 
     try:

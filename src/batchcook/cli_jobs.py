@@ -18,17 +18,15 @@ import asyncio
 import os
 import signal
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any
 
 import httpx
-from rich.console import Console, Group
-from rich.live import Live
-from rich.text import Text
+from rich.console import Console
 
 from batchcook.api.metrics_server import serve_in_thread
+from batchcook.cli_follow import Estimates, Estimator, Reader, follow_jobs, no_estimate
 from batchcook.config import Settings
 from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import TERMINAL_STATUSES, Job
@@ -55,48 +53,21 @@ class ServerError(RuntimeError):
 # --- following a job ----------------------------------------------------------------------
 
 
-def _elapsed(started: float) -> str:
-    return f"{time.monotonic() - started:5.1f}s"
-
-
-def render(job: Job | None, job_id: str, started: float) -> Group:
-    """One line for the job, one per batch: status, counts, elapsed."""
-    if job is None:
-        return Group(Text(f"{job_id}  waiting for the job record…  {_elapsed(started)}"))
-    lines = [Text(f"{job.id}  {job.status}  {_elapsed(started)}", style="bold")]
-    for b in job.batches:
-        counts = f"{b.completed}/{b.total} done" + (f", {b.failed} failed" if b.failed else "")
-        name = b.endpoint.rsplit("/", 1)[-1]  # responses, generations: fits 80 columns
-        lines.append(Text(f"  {name:<11} {b.id}  {b.status:<11} {counts}"))
-    return Group(*lines)
-
-
 async def follow(
     job_id: str,
-    read: Callable[[str], Awaitable[Job | None]],
+    read: Reader,
     console: Console,
     *,
+    estimate: Estimator = no_estimate,
     interval: float = 0.5,
     timeout: float | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Job:
-    """Poll ``read`` and redraw a live status until the job ends."""
-    started = time.monotonic()
-    job: Job | None = None
-    try:
-        with Live(render(None, job_id, started), console=console, refresh_per_second=4) as live:
-            while True:
-                job = await read(job_id)
-                live.update(render(job, job_id, started))
-                if job is not None and job.status in TERMINAL_STATUSES:
-                    return job
-                if timeout is not None and time.monotonic() - started > timeout:
-                    raise TimeoutError(
-                        f"job {job_id} still {job and job.status} after {timeout:.0f}s"
-                    )
-                await asyncio.sleep(interval)
-    finally:
-        if not console.is_terminal:
-            console.line()  # Live leaves its last frame without a newline off a terminal
+    """Poll ``read`` and show the job live (its estimate, then its cost) until it ends."""
+    [job] = await follow_jobs(
+        [job_id], read, console, estimate=estimate, interval=interval, timeout=timeout, pause=pause
+    )
+    return job
 
 
 # --- in-process -----------------------------------------------------------------------------
@@ -158,7 +129,9 @@ def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console
         if not wait:
             return await engine.get_job(job.id) or job
         interval = min(0.5, settings.poll_interval)
-        return await follow(job.id, read_local, console, interval=interval)
+        return await follow(
+            job.id, read_local, console, estimate=Estimates(settings), interval=interval
+        )
 
     use_cli_executor()
     engine.launch(settings, worker=wait)
@@ -196,7 +169,9 @@ async def _run_local(settings: Settings, job: Job, wait: bool, console: Console)
     if not wait:
         return await engine.get_job(job.id) or job
     interval = min(0.5, settings.poll_interval)
-    return await follow(job.id, read_local, console, interval=interval)
+    return await follow(
+        job.id, read_local, console, estimate=Estimates(settings), interval=interval
+    )
 
 
 def read_jobs_local(
@@ -310,7 +285,7 @@ async def run_on_server(
         job_id = await server.submit(job)
         if not wait:
             return await server.job(job_id) or job.model_copy(update={"id": job_id})
-        return await follow(job_id, server.job, console, interval=1.0)
+        return await follow(job_id, server.job, console, estimate=Estimates(settings), interval=1.0)
 
 
 # --- worker ---------------------------------------------------------------------------------
