@@ -107,7 +107,7 @@ def modify_job_recipe(settings: Settings) -> JobLookup:
         from batchcook.cli_jobs import read_jobs_local
 
         try:
-            found = read_jobs_local(settings, job_id, None, 1)
+            found = read_jobs_local(settings, [job_id], None, 1)
         except Exception as error:  # an unreachable database, a bad URL: one line says which
             reason = (str(error).splitlines() or [type(error).__name__])[0]
             raise ExportError(

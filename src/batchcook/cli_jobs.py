@@ -18,7 +18,7 @@ import asyncio
 import os
 import signal
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -35,12 +35,16 @@ from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 
 __all__ = [
     "InputError",
+    "NoSuchJobs",
     "ServerError",
     "build_job",
     "cancel_local",
     "check_mode",
-    "queue_local",
+    "follow_local",
+    "read_jobs_local",
     "retry_local",
+    "run_bulk_local",
+    "run_bulk_on_server",
     "run_local",
     "run_on_server",
 ]
@@ -70,6 +74,54 @@ async def follow(
     return job
 
 
+class NoSuchJobs(LookupError):
+    """Jobs asked for by id that the database or the server does not know."""
+
+    def __init__(self, job_ids: list[str]) -> None:
+        super().__init__(", ".join(repr(i) for i in job_ids))
+        self.job_ids = job_ids
+
+
+Lister = Callable[[str | None, int], Awaitable[list[Job]]]
+
+
+async def select_jobs(
+    job_ids: Sequence[str], status: str | None, limit: int, read: Reader, listing: Lister
+) -> list[Job]:
+    """What ``batchcook jobs`` shows: the jobs named that exist, else the latest ``limit``
+    (in ``status``)."""
+    if not job_ids:
+        return await listing(status, limit)
+    found = [await read(i) for i in dict.fromkeys(job_ids)]
+    return [job for job in found if job is not None]
+
+
+def missing_ids(job_ids: Sequence[str], found: Sequence[Job]) -> list[str]:
+    known = {job.id for job in found}
+    return [i for i in dict.fromkeys(job_ids) if i not in known]
+
+
+async def select_and_follow(
+    job_ids: Sequence[str],
+    status: str | None,
+    limit: int,
+    read: Reader,
+    listing: Lister,
+    console: Console,
+    *,
+    estimate: Estimator,
+    interval: float,
+) -> list[Job]:
+    """``jobs --follow``: the jobs ``jobs`` would show (chosen once, at the start), followed
+    until every one has ended. A job id that does not exist stops it before it starts."""
+    found = await select_jobs(job_ids, status, limit, read, listing)
+    gone = missing_ids(job_ids, found)
+    if gone:
+        raise NoSuchJobs(gone)
+    ids = [job.id for job in found]
+    return await follow_jobs(ids, read, console, estimate=estimate, interval=interval)
+
+
 # --- in-process -----------------------------------------------------------------------------
 
 
@@ -95,18 +147,31 @@ def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> 
         engine.shutdown()
 
 
-def queue_local(settings: Settings, jobs: list[Job]) -> None:
-    """Enqueue ``jobs`` on the system database for a worker (``create --file``)."""
+def run_bulk_local(
+    settings: Settings, jobs: list[Job], *, wait: bool, console: Console
+) -> list[Job]:
+    """Start ``jobs`` (``create --file``) on the system database: queued for a worker, or,
+    with ``wait``, run here together and followed until every one has ended (Ctrl-C leaves
+    them pending for the next worker or ``--wait`` run to adopt, as for one job)."""
     from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
-    async def start_all() -> None:
+    async def start_all() -> list[Job]:
+        if wait:
+            await adopt_orphans()
         for job in jobs:
-            await engine.start_job(job, enqueue=True)
+            await engine.start_job(job, enqueue=not wait)
+        if not wait:
+            return jobs
+        interval = min(0.5, settings.poll_interval)
+        ids = [job.id for job in jobs]
+        return await follow_jobs(
+            ids, read_local, console, estimate=Estimates(settings), interval=interval
+        )
 
     use_cli_executor()
-    engine.launch(settings, worker=False)
+    engine.launch(settings, worker=wait)
     try:
-        asyncio.run(start_all())
+        return asyncio.run(start_all())
     finally:
         engine.shutdown()
 
@@ -174,19 +239,53 @@ async def _run_local(settings: Settings, job: Job, wait: bool, console: Console)
     )
 
 
+async def list_local(status: str | None, limit: int) -> list[Job]:
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
+
+    return await engine.list_jobs(status=status, limit=limit)
+
+
 def read_jobs_local(
-    settings: Settings, job_id: str | None, status: str | None, limit: int
+    settings: Settings, job_ids: Sequence[str], status: str | None, limit: int
 ) -> list[Job]:
-    """Read job records without running anything (own executor id; not a worker)."""
+    """Read job records without running anything (own executor id; not a worker): the jobs
+    named that exist, else the latest."""
     from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     use_cli_executor()
     engine.launch(settings, worker=False)
     try:
-        if job_id:
-            found = asyncio.run(engine.get_job(job_id))
-            return [found] if found else []
-        return asyncio.run(engine.list_jobs(status=status, limit=limit))
+        return asyncio.run(select_jobs(job_ids, status, limit, read_local, list_local))
+    finally:
+        engine.shutdown()
+
+
+def follow_local(
+    settings: Settings,
+    job_ids: Sequence[str],
+    status: str | None,
+    limit: int,
+    console: Console,
+) -> list[Job]:
+    """``jobs --follow`` on the system database. Only reads: the jobs run in whichever
+    worker, server or ``--wait`` process has them, so stopping this stops nothing."""
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
+
+    use_cli_executor()
+    engine.launch(settings, worker=False)
+    try:
+        return asyncio.run(
+            select_and_follow(
+                job_ids,
+                status,
+                limit,
+                read_local,
+                list_local,
+                console,
+                estimate=Estimates(settings),
+                interval=min(0.5, settings.poll_interval),
+            )
+        )
     finally:
         engine.shutdown()
 
@@ -286,6 +385,20 @@ async def run_on_server(
         if not wait:
             return await server.job(job_id) or job.model_copy(update={"id": job_id})
         return await follow(job_id, server.job, console, estimate=Estimates(settings), interval=1.0)
+
+
+async def run_bulk_on_server(
+    url: str, settings: Settings, jobs: list[Job], *, wait: bool, console: Console
+) -> list[Job]:
+    """``create --file`` on a server: one request for all the jobs; with ``wait``, follow
+    them together until every one has ended."""
+    async with ServerClient(url, settings) as server:
+        ids = await server.submit_bulk(jobs)
+        if not wait:
+            return [job.model_copy(update={"id": i}) for job, i in zip(jobs, ids, strict=True)]
+        return await follow_jobs(
+            ids, server.job, console, estimate=Estimates(settings), interval=1.0
+        )
 
 
 # --- worker ---------------------------------------------------------------------------------
