@@ -59,7 +59,7 @@ class Estimates:
         return self.known[job.id]
 
     def _price(self, job: Job) -> float | None:
-        from batchcook.budget import estimate_job
+        from batchcook.budget import estimate_job  # lazy: ~1 s of imports, for a follow only
 
         try:
             return estimate_job(job, self.settings).usd
