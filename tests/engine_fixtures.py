@@ -123,6 +123,22 @@ def notion_emu(notion_switch: tuple[Switch, str]) -> NotionEmulator:
     return emu
 
 
+def notion_store_for(emulator: NotionEmulator, url: str, **overrides: Any) -> NotionStore:
+    """The store on an emulator served at ``url``, fast for tests: pacing at 1000 requests
+    a second, tiny retry delays; ``overrides`` are ``NotionStore`` options."""
+    options: dict[str, Any] = {
+        "token": emulator.token,
+        "database_id": emulator.recipes_database_id,
+        "user_id": emulator.user_id,
+        "base_url": url,
+        "pacer": Pacer(rate=1000),
+        "retry": RetryPolicy(max_retries=4, base_delay=0.01),
+        "timeout": 5.0,
+        **overrides,
+    }
+    return NotionStore(**options)
+
+
 @pytest.fixture
 def service(
     dbos_engine: str,
@@ -141,18 +157,9 @@ def service(
         notion_recipes_database_id=notion_emu.recipes_database_id,
         notion_base_url=notion_switch[1],
     )
-    url = notion_switch[1]
 
     def store(database_id: str | None = None) -> NotionStore:
-        return NotionStore(
-            token=notion_emu.token,
-            database_id=notion_emu.recipes_database_id,
-            user_id=notion_emu.user_id,
-            base_url=url,
-            pacer=Pacer(rate=1000),
-            retry=RetryPolicy(max_retries=4, base_delay=0.01),
-            timeout=5.0,
-        )
+        return notion_store_for(notion_emu, notion_switch[1])
 
     def openai() -> AsyncOpenAI:
         return AsyncOpenAI(api_key="sk-test-key", base_url=f"{openai_switch[1]}/v1", max_retries=2)

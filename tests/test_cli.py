@@ -3,6 +3,7 @@ import re
 import signal
 import subprocess
 import sys
+import webbrowser
 from pathlib import Path
 
 import httpx
@@ -135,8 +136,6 @@ def test_jobs_refuses_an_unknown_status(tmp_path: Path) -> None:
 def test_open_prints_and_opens_the_gallery_recipe_or_job_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import webbrowser
-
     opened: list[str] = []
     monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
     base = "http://gallery.test:9000"

@@ -119,18 +119,6 @@ def test_an_empty_data_dir_says_where_it_looked(data_dir: Path) -> None:
     assert not data_dir.exists()  # looking did not create it
 
 
-def test_with_notion_configured_it_says_so(
-    recipe_id: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=data_dir, notion_token="secret_x", notion_recipes_database_id="db"
-    )
-    monkeypatch.setattr(cli, "_settings", lambda: settings)
-    result = _export(recipe_id)
-    _one_line_error(result, 1, "NOTION_TOKEN is set", "not built yet", "unset NOTION_TOKEN")
-    assert "secret_x" not in result.stderr
-
-
 async def test_a_modify_job_is_found_through_its_job_record(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     stored = await store.create(carbonara(), None, job_id="create-1")
@@ -140,9 +128,9 @@ async def test_a_modify_job_is_found_through_its_job_record(tmp_path: Path) -> N
         asked.append(job_id)
         return {"modify-7": stored.id}.get(job_id)
 
-    assert await find_recipe(store, "modify-7", records) == stored.id
-    assert await find_recipe(store, "create-1", records) == stored.id
-    assert await find_recipe(store, f" {stored.id} ", records) == stored.id
+    assert (await find_recipe(store, "modify-7", records)).id == stored.id
+    assert (await find_recipe(store, "create-1", records)).id == stored.id
+    assert (await find_recipe(store, f" {stored.id} ", records)).id == stored.id
     assert asked == ["modify-7"]  # job records are read only for modify jobs
     for unknown in ("modify-8", "create-2", "something"):
         with pytest.raises(ExportError, match="no recipe") as caught:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from batchcook.jobs import BatchState, Job
-from batchcook.testing.server import serve
+from batchcook.jobs import BatchState, Job, JobError
+from batchcook.testing.server import free_port, serve
 
 KEY = "bc-secret-api-key"
 
@@ -76,6 +79,11 @@ class StandIn:
             if job.status == "queued":
                 job.status = "generating"
                 job.batches = [BatchState(id="batch_1", endpoint="/v1/responses", total=1)]
+            elif job.status == "generating" and "slow" in job.prompt:
+                pass  # in flight until the test ends
+            elif job.status == "generating" and "burnt" in job.prompt:
+                job.status = "failed"
+                job.error = JobError(step="poll_batches", message="batch expired", type="Expired")
             elif job.status == "generating":
                 job.status = "succeeded"
                 job.page_id, job.page_url = "page-1", "https://notion.so/page-1"
@@ -151,15 +159,73 @@ def test_create_and_modify_through_a_server(tmp_path: Path) -> None:
     assert not (tmp_path / "batchcook.sqlite").exists()  # nothing ran in-process
 
 
+def test_jobs_follow_on_a_server_shows_them_together_and_exits_1_if_one_failed(
+    tmp_path: Path,
+) -> None:
+    api = StandIn()
+    for job in (
+        Job(id="create-a", kind="create", prompt="soup"),
+        Job(id="create-b", kind="create", prompt="burnt toast"),
+    ):
+        api.jobs[job.id] = job
+    with serve(api.app) as url:
+        out = cli("jobs", "--follow", "--server", url, cwd=tmp_path)  # the latest jobs
+        unknown = cli("jobs", "create-a", "nope", "--follow", "--server", url, cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    log = out.stderr.splitlines()
+    assert log[0] == "2 jobs: 2 generating · cost $0.0000 so far, ≤ $0.0667 more estimated"
+    assert "create-a  responses   batch_1  validating  0/1 done" in log
+    assert "2 jobs: 1 succeeded, 1 failed · total $0.0000 (est. ≤ $0.0667)" in log
+    assert (
+        "create-b  failed     $0.0000 (est. ≤ $0.0333)  'burnt toast'  "
+        "error (poll_batches): batch expired" in log
+    )
+    assert log[-1] == "1 of 2 jobs failed"
+    assert [line.split()[:2] for line in out.stdout.splitlines()] == [
+        ["create-a", "succeeded"],
+        ["create-b", "failed"],
+    ]
+    assert unknown.returncode == 1 and "no job 'nope'" in unknown.stderr
+    assert "create-a  queued" not in unknown.stderr  # nothing is followed then
+
+
+def wait_for_line(log: Path, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"no {text!r} in {log.name} after {timeout}s"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_stops_following_and_leaves_the_jobs_running(tmp_path: Path) -> None:
+    api = StandIn()
+    api.jobs["create-slow"] = Job(id="create-slow", kind="create", prompt="slow stew")
+    log = tmp_path / "follow.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
+    with serve(api.app) as url:
+        follow = subprocess.Popen(
+            [sys.executable, "-m", "batchcook", "jobs", "create-slow", "--follow", "--server", url],
+            env={**env, "BATCHCOOK_DATA_DIR": str(tmp_path), "BATCHCOOK_API_KEY": KEY},
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+            # As from a terminal: a background test run passes SIGINT on as ignored.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            wait_for_line(log, "create-slow  responses   batch_1")
+            follow.send_signal(signal.SIGINT)
+            assert follow.wait(15) == 130
+        finally:
+            if follow.poll() is None:
+                follow.kill()
+    said = log.read_text()
+    assert "create-slow  generating est. ≤ $0.0333  'slow stew'" in said
+    assert "stopped following: the jobs go on on the server (nothing was stopped)." in said
+    assert api.jobs["create-slow"].status == "generating"  # not cancelled
+
+
 def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`batchcook serve` runs the API app (engine in its lifespan) until SIGTERM."""
-    import signal
-    import time
-
-    import httpx
-
-    from batchcook.testing.server import free_port
-
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BATCHCOOK_", "NOTION_"))}
     env["BATCHCOOK_DATA_DIR"] = str(tmp_path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import httpx
 import openai
@@ -77,8 +79,5 @@ def test_a_cause_raised_from_is_followed() -> None:
 def test_library_modules_import_on_their_own(module: str) -> None:
     """A library user's first import may be any module (errors.py once failed alone: a cycle
     through the batch toolkit)."""
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
     assert done.returncode == 0, done.stderr.decode()[-500:]

@@ -66,7 +66,8 @@ def admit(jobs: list[Job], settings: Settings, *, now: float | None = None) -> N
         return
     estimates = [estimate_job(job, settings) for job in jobs]
     url = settings.database()
-    fresh = [(j, e) for j, e in zip(jobs, estimates, strict=True) if not spend.known(url, j.id)]
+    seen = spend.known(url, [job.id for job in jobs])
+    fresh = [(j, e) for j, e in zip(jobs, estimates, strict=True) if j.id not in seen]
     needed = sum(e.usd for _, e in fresh)
     at = time.time() if now is None else now
     for name, since in periods(at).items():

@@ -376,12 +376,15 @@ def _report(job: Job, *, wait: bool, as_json: bool, on_server: bool) -> None:
 def create(
     prompt: str | None = typer.Argument(None, help="What to cook."),
     file: str | None = typer.Option(
-        None, "--file", help="Prompts, one a line ('-': standard input): one job each, queued."
+        None,
+        "--file",
+        help="Prompts, one a line ('-': standard input): one job each, queued (with --wait: "
+        "run here and followed together).",
     ),
     mode: str | None = typer.Option(None, help="batch, flex or standard (BATCHCOOK_MODE)."),
     db: str | None = typer.Option(None, help="Notion database id (NOTION_RECIPES_DATABASE_ID)."),
     request_id: str | None = typer.Option(None, help="Idempotency key: same id, same job."),
-    wait: bool = typer.Option(False, "--wait", help="Follow the job until it ends."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the job(s) until they end."),
     as_json: bool = typer.Option(False, "--json", help="Print the job record as JSON."),
     server: str | None = typer.Option(None, help=SERVER_HELP),
     dry_run: bool = typer.Option(
@@ -443,16 +446,14 @@ def _submit_file(
     server: str | None,
     dry_run: bool = False,
 ) -> None:
-    """All the prompts of a file as jobs, validated together first, then queued (or sent)."""
+    """All the prompts of a file as jobs, validated together first, then queued (or sent);
+    with ``--wait``, run (or followed on the server) together until every one has ended."""
     import sys
     from pathlib import Path
 
-    from batchcook.cli_jobs import InputError, ServerClient, ServerError, queue_local
+    from batchcook.cli_jobs import InputError, ServerError, run_bulk_local, run_bulk_on_server
     from batchcook.inputs import build_bulk, prompt_lines
 
-    if wait:
-        err.print("[red]error:[/red] --wait follows one job; follow these with `batchcook jobs`")
-        raise typer.Exit(2)
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -473,21 +474,43 @@ def _submit_file(
     if not url:
         _preflight_or_exit(settings, jobs[0])
         _admit(jobs, settings)
-
-    async def send() -> list[str]:
-        async with ServerClient(url or "", settings) as client:
-            return await client.submit_bulk(jobs)
-
     try:
-        ids = asyncio.run(send()) if url else [j.id for j in jobs]
-        if not url:
-            queue_local(settings, jobs)
+        if url:
+            started = asyncio.run(run_bulk_on_server(url, settings, jobs, wait=wait, console=err))
+        else:
+            started = run_bulk_local(settings, jobs, wait=wait, console=err)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        _interrupted(len(jobs), on_server=bool(url))
+    if wait:
+        _print_records(started, as_json, single=False)
+        _exit_if_failed(started)
+        return
+    ids = [j.id for j in started]
     typer.echo(json.dumps(ids) if as_json else "\n".join(ids))
     where = "on the server" if url else "when a worker runs on this database"
-    err.print(f"{len(ids)} jobs started {where}; follow them with `batchcook jobs`")
+    err.print(
+        f"{len(ids)} jobs started {where}; follow them with `batchcook jobs --follow` and "
+        "these ids (`… | xargs batchcook jobs --follow`)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _interrupted(count: int, *, on_server: bool) -> NoReturn:
+    """Ctrl-C while following jobs this command started: say where they go on; exit 130."""
+    if on_server:
+        err.print(f"stopped following: the {count} jobs go on on the server.", soft_wrap=True)
+    else:
+        err.print(
+            f"interrupted: the {count} jobs that had not ended are still pending; the next "
+            "`batchcook worker` or `--wait` run on this database resumes them "
+            "(`batchcook jobs --follow` and their ids to watch them).",
+            soft_wrap=True,
+        )
+    raise typer.Exit(130)
 
 
 @app.command()
@@ -506,20 +529,41 @@ def modify(
 
 @app.command()
 def jobs(
-    job_id: str | None = typer.Argument(None, help="One job's id; else the latest jobs."),
+    job_ids: list[str] | None = typer.Argument(
+        None, metavar="[JOB_ID]...", help="Jobs to show, by id; else the latest jobs."
+    ),
     status: str | None = typer.Option(None, help="Only jobs in this status."),
     limit: int = typer.Option(20, help="How many jobs to list."),
     as_json: bool = typer.Option(False, "--json", help="Print the job records as JSON."),
     server: str | None = typer.Option(None, help=SERVER_HELP),
+    follow: bool = typer.Option(
+        False,
+        "--follow",
+        "-f",
+        help="Watch these jobs live until every one has ended: counts per status, a progress "
+        "bar per batch, each job's estimate and then its cost. Exit 1 if any failed; Ctrl-C "
+        "stops watching, not the jobs.",
+    ),
 ) -> None:
-    """Show one job, or list the latest."""
-    from batchcook.cli_jobs import ServerClient, ServerError, read_jobs_local
+    """Show jobs (by id, or the latest), or follow them live until they end."""
+    from batchcook.cli_follow import Estimates
+    from batchcook.cli_jobs import (
+        NoSuchJobs,
+        ServerClient,
+        ServerError,
+        follow_local,
+        missing_ids,
+        read_jobs_local,
+        select_and_follow,
+        select_jobs,
+    )
 
     if status is not None and status not in JOB_STATUSES:
         err.print(
             f"[red]error:[/red] unknown status {status!r}: use one of {', '.join(JOB_STATUSES)}"
         )
         raise typer.Exit(2)
+    ids = job_ids or []
     settings = _settings()
     url = server or settings.server_url
     if not url:
@@ -527,22 +571,59 @@ def jobs(
 
     async def remote() -> list[Job]:
         async with ServerClient(url or "", settings) as client:
-            if job_id:
-                found = await client.job(job_id)
-                return [found] if found else []
-            return await client.jobs(status, limit)
+            if not follow:
+                return await select_jobs(ids, status, limit, client.job, client.jobs)
+            return await select_and_follow(
+                ids,
+                status,
+                limit,
+                client.job,
+                client.jobs,
+                err,
+                estimate=Estimates(settings),
+                interval=1.0,
+            )
 
     try:
-        found = asyncio.run(remote()) if url else read_jobs_local(settings, job_id, status, limit)
+        if url:
+            found = asyncio.run(remote())
+        elif follow:
+            found = follow_local(settings, ids, status, limit, err)
+        else:
+            found = read_jobs_local(settings, ids, status, limit)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
-    if job_id and not found:
+    except NoSuchJobs as unknown:
+        _no_such_jobs(unknown.job_ids)
+    except KeyboardInterrupt:
+        where = "on the server" if url else "in the workers of this database"
+        err.print(
+            f"stopped following: the jobs go on {where} (nothing was stopped).", soft_wrap=True
+        )
+        raise typer.Exit(130) from None
+    _no_such_jobs(missing_ids(ids, found))
+    _print_records(found, as_json, single=len(ids) == 1)
+    if not found:
+        err.print("no jobs")
+    if follow:
+        _exit_if_failed(found)
+
+
+def _no_such_jobs(job_ids: list[str]) -> None:
+    """Exit 1 naming each job id that does not exist (nothing when all do)."""
+    for job_id in job_ids:
         err.print(f"[red]error:[/red] no job {job_id!r}")
+    if job_ids:
         raise typer.Exit(1)
+
+
+def _print_records(found: list[Job], as_json: bool, *, single: bool) -> None:
+    """Job records on standard output: JSON (one object when one job was asked for by id),
+    or one line each."""
     if as_json:
         records = [j.public() for j in found]
-        typer.echo(json.dumps(records[0] if job_id else records, indent=2))
+        typer.echo(json.dumps(records[0] if single and records else records, indent=2))
         return
     for j in found:
         cost = f"${j.cost_usd:.4f}"
@@ -552,8 +633,14 @@ def jobs(
         if j.error:
             line += f"  error ({j.error.step}): {j.error.message}"
         typer.echo(line)
-    if not found:
-        err.print("no jobs")
+
+
+def _exit_if_failed(found: list[Job]) -> None:
+    """After following jobs to their end: exit 1 when any failed, as ``--wait`` does."""
+    failed = [j for j in found if j.status == "failed"]
+    if failed:
+        err.print(f"[red]{len(failed)} of {len(found)} jobs failed[/red]")
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -566,6 +653,7 @@ def retry(
     """Try a failed job again, reusing every result it paid for (only what is missing is
     generated: the image when only the image failed; nothing when only the page write did)."""
     from batchcook.budget import BudgetExceeded
+    from batchcook.cli_follow import Estimates
     from batchcook.cli_jobs import ServerClient, ServerError, follow, retry_local
     from batchcook.workflows.engine import NotRetryable
 
@@ -576,7 +664,9 @@ def retry(
         async with ServerClient(url or "", settings) as client:
             new_id = await client.retry(job_id)
             if wait:
-                return await follow(new_id, client.job, err, interval=1.0)
+                return await follow(
+                    new_id, client.job, err, estimate=Estimates(settings), interval=1.0
+                )
             return await client.job(new_id)
 
     try:
@@ -654,7 +744,7 @@ def costs(
             return await client.jobs(None, min(limit, 200))  # the API lists at most 200
 
     try:
-        found = asyncio.run(remote()) if url else read_jobs_local(settings, None, None, limit)
+        found = asyncio.run(remote()) if url else read_jobs_local(settings, [], None, limit)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
@@ -710,7 +800,9 @@ def notion_webhook_reset() -> None:
 
 @app.command()
 def export(
-    recipe: str = typer.Argument(..., help="A recipe id (a job's page_id) or a job id."),
+    recipe: str = typer.Argument(
+        ..., help="A recipe id (a job's page_id), a Notion page URL, or a job id."
+    ),
     fmt: str = typer.Option(
         "jsonld", "--format", "-f", help="jsonld (schema.org Recipe), markdown or html."
     ),
@@ -718,18 +810,14 @@ def export(
         None, "--output", "-o", help="Write to this file instead of standard output."
     ),
     image_url: str | None = typer.Option(
-        None, help="Absolute URL of the published image for the JSON-LD (else its file:// URI)."
+        None,
+        help="Absolute URL of the published image, for the JSON-LD and the Markdown (else "
+        "the Notion cover's URL or the image file).",
     ),
 ) -> None:
-    """Write one recipe from the local store as JSON-LD, Markdown or a printable HTML page."""
-    from batchcook.cli_export import (
-        FORMATS,
-        ExportError,
-        find_recipe,
-        modify_job_recipe,
-        open_local_store,
-        render,
-    )
+    """Write one recipe as JSON-LD, Markdown or a printable HTML page (from Notion when
+    NOTION_TOKEN is set, else from the local store)."""
+    from batchcook.cli_export import FORMATS, ExportError, export_recipe
 
     def fail(message: str, code: int) -> NoReturn:
         err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
@@ -737,23 +825,20 @@ def export(
 
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}", 2)
-    settings = _settings()
-
-    async def run() -> str:
-        store = open_local_store(settings)
-        recipe_id = await find_recipe(store, recipe, modify_job_recipe(settings))
-        return await render(store, recipe_id, fmt, output=output, image_url=image_url)
-
     try:
-        text = asyncio.run(run())
+        done = asyncio.run(
+            export_recipe(_settings(), recipe, fmt, output=output, image_url=image_url)
+        )
     except ExportError as error:
         fail(str(error), error.exit_code)
+    for note in done.notes:
+        err.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(done.text, nl=False)
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        output.write_text(done.text, encoding="utf-8")
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror}; choose another --output", 1)
     err.print(f"wrote {output}", highlight=False, soft_wrap=True)

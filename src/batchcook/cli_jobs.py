@@ -18,30 +18,33 @@ import asyncio
 import os
 import signal
 import threading
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import FrameType
 from typing import Any
 
 import httpx
-from rich.console import Console, Group
-from rich.live import Live
-from rich.text import Text
+from rich.console import Console
 
 from batchcook.api.metrics_server import serve_in_thread
+from batchcook.cli_follow import Estimates, Estimator, Reader, follow_jobs, no_estimate
 from batchcook.config import Settings
 from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import TERMINAL_STATUSES, Job
+from batchcook.settings_errors import without_password
 from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 
 __all__ = [
     "InputError",
+    "NoSuchJobs",
     "ServerError",
     "build_job",
     "cancel_local",
     "check_mode",
-    "queue_local",
+    "follow_local",
+    "read_jobs_local",
     "retry_local",
+    "run_bulk_local",
+    "run_bulk_on_server",
     "run_local",
     "run_on_server",
 ]
@@ -54,55 +57,76 @@ class ServerError(RuntimeError):
 # --- following a job ----------------------------------------------------------------------
 
 
-def _elapsed(started: float) -> str:
-    return f"{time.monotonic() - started:5.1f}s"
-
-
-def render(job: Job | None, job_id: str, started: float) -> Group:
-    """One line for the job, one per batch: status, counts, elapsed."""
-    if job is None:
-        return Group(Text(f"{job_id}  waiting for the job record…  {_elapsed(started)}"))
-    lines = [Text(f"{job.id}  {job.status}  {_elapsed(started)}", style="bold")]
-    for b in job.batches:
-        counts = f"{b.completed}/{b.total} done" + (f", {b.failed} failed" if b.failed else "")
-        name = b.endpoint.rsplit("/", 1)[-1]  # responses, generations: fits 80 columns
-        lines.append(Text(f"  {name:<11} {b.id}  {b.status:<11} {counts}"))
-    return Group(*lines)
-
-
 async def follow(
     job_id: str,
-    read: Callable[[str], Awaitable[Job | None]],
+    read: Reader,
     console: Console,
     *,
+    estimate: Estimator = no_estimate,
     interval: float = 0.5,
     timeout: float | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Job:
-    """Poll ``read`` and redraw a live status until the job ends."""
-    started = time.monotonic()
-    job: Job | None = None
-    try:
-        with Live(render(None, job_id, started), console=console, refresh_per_second=4) as live:
-            while True:
-                job = await read(job_id)
-                live.update(render(job, job_id, started))
-                if job is not None and job.status in TERMINAL_STATUSES:
-                    return job
-                if timeout is not None and time.monotonic() - started > timeout:
-                    raise TimeoutError(
-                        f"job {job_id} still {job and job.status} after {timeout:.0f}s"
-                    )
-                await asyncio.sleep(interval)
-    finally:
-        if not console.is_terminal:
-            console.line()  # Live leaves its last frame without a newline off a terminal
+    """Poll ``read`` and show the job live (its estimate, then its cost) until it ends."""
+    [job] = await follow_jobs(
+        [job_id], read, console, estimate=estimate, interval=interval, timeout=timeout, pause=pause
+    )
+    return job
+
+
+class NoSuchJobs(LookupError):
+    """Jobs asked for by id that the database or the server does not know."""
+
+    def __init__(self, job_ids: list[str]) -> None:
+        super().__init__(", ".join(repr(i) for i in job_ids))
+        self.job_ids = job_ids
+
+
+Lister = Callable[[str | None, int], Awaitable[list[Job]]]
+
+
+async def select_jobs(
+    job_ids: Sequence[str], status: str | None, limit: int, read: Reader, listing: Lister
+) -> list[Job]:
+    """What ``batchcook jobs`` shows: the jobs named that exist, else the latest ``limit``
+    (in ``status``)."""
+    if not job_ids:
+        return await listing(status, limit)
+    found = [await read(i) for i in dict.fromkeys(job_ids)]
+    return [job for job in found if job is not None]
+
+
+def missing_ids(job_ids: Sequence[str], found: Sequence[Job]) -> list[str]:
+    known = {job.id for job in found}
+    return [i for i in dict.fromkeys(job_ids) if i not in known]
+
+
+async def select_and_follow(
+    job_ids: Sequence[str],
+    status: str | None,
+    limit: int,
+    read: Reader,
+    listing: Lister,
+    console: Console,
+    *,
+    estimate: Estimator,
+    interval: float,
+) -> list[Job]:
+    """``jobs --follow``: the jobs ``jobs`` would show (chosen once, at the start), followed
+    until every one has ended. A job id that does not exist stops it before it starts."""
+    found = await select_jobs(job_ids, status, limit, read, listing)
+    gone = missing_ids(job_ids, found)
+    if gone:
+        raise NoSuchJobs(gone)
+    ids = [job.id for job in found]
+    return await follow_jobs(ids, read, console, estimate=estimate, interval=interval)
 
 
 # --- in-process -----------------------------------------------------------------------------
 
 
 async def read_local(job_id: str) -> Job | None:
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     return await engine.get_job(job_id)
 
@@ -113,7 +137,7 @@ def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> 
     Without ``wait`` the job is only enqueued: a worker (``batchcook worker``, a server, or a
     later ``--wait``) runs it. Ctrl-C leaves the job pending for the next process to adopt.
     """
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     use_cli_executor()
     engine.launch(settings, worker=wait)
@@ -123,28 +147,41 @@ def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> 
         engine.shutdown()
 
 
-def queue_local(settings: Settings, jobs: list[Job]) -> None:
-    """Enqueue ``jobs`` on the system database for a worker (``create --file``)."""
-    from batchcook.workflows import engine
+def run_bulk_local(
+    settings: Settings, jobs: list[Job], *, wait: bool, console: Console
+) -> list[Job]:
+    """Start ``jobs`` (``create --file``) on the system database: queued for a worker, or,
+    with ``wait``, run here together and followed until every one has ended (Ctrl-C leaves
+    them pending for the next worker or ``--wait`` run to adopt, as for one job)."""
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
-    async def start_all() -> None:
+    async def start_all() -> list[Job]:
+        if wait:
+            await adopt_orphans()
         for job in jobs:
-            await engine.start_job(job, enqueue=True)
+            await engine.start_job(job, enqueue=not wait)
+        if not wait:
+            return jobs
+        interval = min(0.5, settings.poll_interval)
+        ids = [job.id for job in jobs]
+        return await follow_jobs(
+            ids, read_local, console, estimate=Estimates(settings), interval=interval
+        )
 
     use_cli_executor()
-    engine.launch(settings, worker=False)
+    engine.launch(settings, worker=wait)
     try:
-        asyncio.run(start_all())
+        return asyncio.run(start_all())
     finally:
         engine.shutdown()
 
 
 def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console) -> Job | None:
     """Start a retry of a failed job of this system database; with ``wait``, run it here."""
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     async def retry() -> Job | None:
-        from batchcook.budget import admit
+        from batchcook.budget import admit  # lazy, like the engine: in-process runs only
 
         if wait:
             await adopt_orphans()
@@ -157,7 +194,9 @@ def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console
         if not wait:
             return await engine.get_job(job.id) or job
         interval = min(0.5, settings.poll_interval)
-        return await follow(job.id, read_local, console, interval=interval)
+        return await follow(
+            job.id, read_local, console, estimate=Estimates(settings), interval=interval
+        )
 
     use_cli_executor()
     engine.launch(settings, worker=wait)
@@ -170,7 +209,7 @@ def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console
 def cancel_local(settings: Settings, job_id: str) -> tuple[Job | None, bool]:
     """Cancel a job of this system database from here (its batches too): the job, and
     whether this call stopped it (False: it had already ended)."""
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     async def cancel() -> tuple[Job | None, bool]:
         before = await engine.get_job(job_id)
@@ -187,7 +226,7 @@ def cancel_local(settings: Settings, job_id: str) -> tuple[Job | None, bool]:
 
 
 async def _run_local(settings: Settings, job: Job, wait: bool, console: Console) -> Job:
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     if wait:
         await adopt_orphans()
@@ -195,22 +234,58 @@ async def _run_local(settings: Settings, job: Job, wait: bool, console: Console)
     if not wait:
         return await engine.get_job(job.id) or job
     interval = min(0.5, settings.poll_interval)
-    return await follow(job.id, read_local, console, interval=interval)
+    return await follow(
+        job.id, read_local, console, estimate=Estimates(settings), interval=interval
+    )
+
+
+async def list_local(status: str | None, limit: int) -> list[Job]:
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
+
+    return await engine.list_jobs(status=status, limit=limit)
 
 
 def read_jobs_local(
-    settings: Settings, job_id: str | None, status: str | None, limit: int
+    settings: Settings, job_ids: Sequence[str], status: str | None, limit: int
 ) -> list[Job]:
-    """Read job records without running anything (own executor id; not a worker)."""
-    from batchcook.workflows import engine
+    """Read job records without running anything (own executor id; not a worker): the jobs
+    named that exist, else the latest."""
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     use_cli_executor()
     engine.launch(settings, worker=False)
     try:
-        if job_id:
-            found = asyncio.run(engine.get_job(job_id))
-            return [found] if found else []
-        return asyncio.run(engine.list_jobs(status=status, limit=limit))
+        return asyncio.run(select_jobs(job_ids, status, limit, read_local, list_local))
+    finally:
+        engine.shutdown()
+
+
+def follow_local(
+    settings: Settings,
+    job_ids: Sequence[str],
+    status: str | None,
+    limit: int,
+    console: Console,
+) -> list[Job]:
+    """``jobs --follow`` on the system database. Only reads: the jobs run in whichever
+    worker, server or ``--wait`` process has them, so stopping this stops nothing."""
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
+
+    use_cli_executor()
+    engine.launch(settings, worker=False)
+    try:
+        return asyncio.run(
+            select_and_follow(
+                job_ids,
+                status,
+                limit,
+                read_local,
+                list_local,
+                console,
+                estimate=Estimates(settings),
+                interval=min(0.5, settings.poll_interval),
+            )
+        )
     finally:
         engine.shutdown()
 
@@ -309,7 +384,21 @@ async def run_on_server(
         job_id = await server.submit(job)
         if not wait:
             return await server.job(job_id) or job.model_copy(update={"id": job_id})
-        return await follow(job_id, server.job, console, interval=1.0)
+        return await follow(job_id, server.job, console, estimate=Estimates(settings), interval=1.0)
+
+
+async def run_bulk_on_server(
+    url: str, settings: Settings, jobs: list[Job], *, wait: bool, console: Console
+) -> list[Job]:
+    """``create --file`` on a server: one request for all the jobs; with ``wait``, follow
+    them together until every one has ended."""
+    async with ServerClient(url, settings) as server:
+        ids = await server.submit_bulk(jobs)
+        if not wait:
+            return [job.model_copy(update={"id": i}) for job, i in zip(jobs, ids, strict=True)]
+        return await follow_jobs(
+            ids, server.job, console, estimate=Estimates(settings), interval=1.0
+        )
 
 
 # --- worker ---------------------------------------------------------------------------------
@@ -321,7 +410,7 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
     The executor id is ``DBOS__VMID`` (default ``local``): a restarted worker with the same
     id recovers the jobs its predecessor was running.
     """
-    from batchcook.workflows import engine
+    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
     stop = stop or threading.Event()
 
@@ -335,7 +424,7 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
         adopted = asyncio.run(adopt_orphans())
         executor = os.environ.get("DBOS__VMID") or "local"
         console.print(
-            f"worker {executor} on {redact(settings.database())}"
+            f"worker {executor} on {without_password(settings.database())}"
             + (f"; adopted {len(adopted)} job(s) of stopped CLI runs" if adopted else "")
         )
         stop.wait()
@@ -344,13 +433,3 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
         engine.shutdown()
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def redact(url: str) -> str:
-    """A database URL without its password, for logs."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from croniter import croniter
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -272,8 +273,6 @@ class Settings(BaseSettings):
     @classmethod
     def _cron(cls, schedule: str) -> str:
         # DBOS only logs a bad crontab once a worker starts, and then never sweeps.
-        from croniter import croniter
-
         if schedule and not croniter.is_valid(schedule, second_at_beginning=True):
             raise ValueError(
                 "not a cron expression: use six fields with seconds first, e.g. "
@@ -301,6 +300,6 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment. A bad value raises
     ``batchcook.settings_errors.SettingsError`` naming each variable to fix."""
-    from batchcook.settings_errors import load_settings
+    from batchcook.settings_errors import load_settings  # it imports this module: a cycle
 
     return load_settings()

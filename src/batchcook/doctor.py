@@ -23,7 +23,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import openai
+import psycopg
 
+from batchcook.api.webhook import verification_token
 from batchcook.config import Mode, Settings
 from batchcook.generation.catalog import Catalog, Endpoint, load_catalog
 from batchcook.generation.generate import RETIREMENT_WARNING_DAYS
@@ -180,8 +182,6 @@ def webhook_check(settings: Settings) -> Check:
         )
     parts = ["OpenAI webhook on" if secret else "OpenAI webhook off (polling)"]
     if settings.notion_token is not None:
-        from batchcook.api.webhook import verification_token
-
         has_token = verification_token(settings) is not None
         parts.append(
             "Notion webhook verified"
@@ -376,8 +376,6 @@ def system_database_check(settings: Settings) -> Check:
         if not existing.is_dir() or not _writable(existing):
             return Check(check, False, f"cannot create {folder}: set BATCHCOOK_DATA_DIR")
         return Check(check, True, f"SQLite in {folder}")
-    import psycopg
-
     conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
     host = urlsplit(conninfo).hostname or "localhost"
     try:

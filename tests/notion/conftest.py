@@ -1,14 +1,15 @@
 """Fixtures for the Notion store and emulator tests.
 
-One loopback server runs for the whole session; each test gets a fresh emulator behind it
-(``emulator``), so state never leaks between tests and no test pays for a server start.
+One loopback server (``notion_switch``, from ``engine_fixtures``) runs for the whole
+session; each test gets a fresh emulator behind it (``emulator``), so state never leaks
+between tests and no test pays for a server start.
 Rate limiting is off and retry delays are tiny unless a test turns them on.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +19,21 @@ from PIL import Image as PILImage
 
 from batchcook.stores.base import Image, RecipeStore
 from batchcook.stores.local import LocalStore
-from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
+from batchcook.stores.notion import NotionStore
 from batchcook.testing.notion_emulator import NotionEmulator
-from batchcook.testing.server import Switch, serve
-
-
-@pytest.fixture(scope="session")
-def _switch() -> Iterator[tuple[Switch, str]]:
-    switch = Switch()
-    with serve(switch) as url:
-        yield switch, url
+from batchcook.testing.server import Switch
+from engine_fixtures import notion_store_for
 
 
 @pytest.fixture
-def emulator(_switch: tuple[Switch, str]) -> NotionEmulator:
-    emulator = NotionEmulator(rate=None)
-    _switch[0].target = emulator.app
-    return emulator
+def emulator(notion_emu: NotionEmulator) -> NotionEmulator:
+    """A fresh emulator for each test, behind the session's one loopback server."""
+    return notion_emu
 
 
 @pytest.fixture
-def notion_url(_switch: tuple[Switch, str], emulator: NotionEmulator) -> str:
-    return _switch[1]
+def notion_url(notion_switch: tuple[Switch, str], emulator: NotionEmulator) -> str:
+    return notion_switch[1]
 
 
 @pytest.fixture
@@ -51,23 +45,9 @@ async def client(notion_url: str, emulator: NotionEmulator) -> AsyncIterator[Asy
     await client.aclose()
 
 
-def _make_store(emulator: NotionEmulator, url: str, **overrides: Any) -> NotionStore:
-    options: dict[str, Any] = {
-        "token": emulator.token,
-        "database_id": emulator.recipes_database_id,
-        "user_id": emulator.user_id,
-        "base_url": url,
-        "pacer": Pacer(rate=1000),
-        "retry": RetryPolicy(max_retries=4, base_delay=0.01),
-        "timeout": 5.0,
-    }
-    options.update(overrides)
-    return NotionStore(**options)
-
-
 @pytest.fixture
 async def notion_store(emulator: NotionEmulator, notion_url: str) -> AsyncIterator[NotionStore]:
-    store = _make_store(emulator, notion_url)
+    store = notion_store_for(emulator, notion_url)
     yield store
     await store.aclose()
 
@@ -80,7 +60,7 @@ async def make_store(
     made: list[NotionStore] = []
 
     def make(**overrides: Any) -> NotionStore:
-        made.append(_make_store(emulator, notion_url, **overrides))
+        made.append(notion_store_for(emulator, notion_url, **overrides))
         return made[-1]
 
     yield make
@@ -100,7 +80,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield LocalStore(tmp_path / "data")
         return
     emulator = request.getfixturevalue("emulator")
-    store = _make_store(emulator, request.getfixturevalue("notion_url"))
+    store = notion_store_for(emulator, request.getfixturevalue("notion_url"))
     yield store
     await store.aclose()
 

@@ -20,8 +20,9 @@ from jsonschema import Draft202012Validator
 
 from batchcook.recipes.fixtures import carbonara
 from batchcook.stores.base import Image
-from batchcook.stores.notion import NotionStore
+from batchcook.stores.notion import NotionStore, setup
 from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.notion_emulator.validation import PROPERTY_TYPES
 
 SPECS = Path(__file__).parent / "specs"
 TEXT_BLOCKS = ("quote", "heading_2", "numbered_list_item", "paragraph", "bulleted_list_item")
@@ -307,16 +308,12 @@ def ts_property_types() -> dict[str, set[str]]:
 
 
 def test_the_emulator_knows_every_property_type_of_the_api() -> None:
-    from batchcook.testing.notion_emulator.validation import PROPERTY_TYPES
-
     assert set(ts_property_types()) == PROPERTY_TYPES
 
 
 async def test_setup_requests_are_ones_the_official_sdk_and_openapi_take(
     notion_store: NotionStore, emulator: NotionEmulator
 ) -> None:
-    from batchcook.stores.notion import setup
-
     await setup.create_database(notion_store, emulator.add_page(), "Recipes")
     emulator.set_property("Difficulty", None)
     await setup.fix_database(notion_store, emulator.recipes_database_id)

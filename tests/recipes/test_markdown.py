@@ -19,3 +19,12 @@ def test_brackets_in_the_alt_text_are_escaped() -> None:
 def test_the_path_cannot_end_the_link_early() -> None:
     link = image_markdown("x", "../my photos/pie (1)#2?.jpg")
     assert link == "![x](../my%20photos/pie%20%281%29%232%3F.jpg)"
+
+
+def test_a_url_stays_a_url() -> None:
+    """A signed link's query is already encoded and must reach the server as it is."""
+    signed = "https://files.example/a/pie (1).jpg?X-Amz-Signature=ab%2Fc&X-Amz-Expires=3600"
+    link = image_markdown("x", signed)
+    assert link == (
+        "![x](https://files.example/a/pie%20%281%29.jpg?X-Amz-Signature=ab%2Fc&X-Amz-Expires=3600)"
+    )

@@ -15,13 +15,17 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from batchcook import budget
 from batchcook.api.app import create_app
 from batchcook.api.webhook import reset_verification_token, sign
 from batchcook.config import Settings
 from batchcook.jobs import Job
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
+from batchcook.testing.openai_emulator.webhooks import batch_event, signed_request
 from batchcook.testing.server import serve
+from batchcook.workflows import spend
+from batchcook.workflows.runtime import runtime
 
 TOKEN = "secret_verification_token_123"
 
@@ -379,9 +383,6 @@ WHSEC = "whsec_" + __import__("base64").b64encode(b"emulator-webhook-secret").de
 def test_openai_webhook_wakes_the_job_and_forgeries_are_refused(
     service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
 ) -> None:
-    from batchcook.testing.openai_emulator.webhooks import batch_event, signed_request
-    from batchcook.workflows.runtime import runtime
-
     settings = service.model_copy(
         update={
             "openai_webhook_secret": SecretStr(WHSEC),
@@ -447,9 +448,6 @@ def test_dry_run_estimates_and_sends_nothing(
 def test_budget_cap_refuses_before_anything_is_sent(
     service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
 ) -> None:
-    from batchcook import budget
-    from batchcook.workflows import spend
-
     spent = spend.spent_since(service.database(), budget.periods(time.time())["daily"])
     one = budget.estimate_job(
         Job(id="create-x", kind="create", prompt="ramen", mode="batch"), service

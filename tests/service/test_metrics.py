@@ -17,11 +17,12 @@ from pydantic import SecretStr
 
 from batchcook.api.app import create_app
 from batchcook.config import Settings
-from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
+from batchcook.stores.notion import NotionStore
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
 from batchcook.testing.server import serve
 from batchcook.workflows.runtime import configure
+from engine_fixtures import notion_store_for
 
 KEY = "metrics-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -33,14 +34,7 @@ def api(service: Settings, notion_emu: NotionEmulator) -> Iterator[str]:
     """The service's own OpenAI client factory (the metered one), and a real NotionStore."""
 
     def store(database_id: str | None = None) -> NotionStore:
-        return NotionStore(
-            token=notion_emu.token,
-            database_id=notion_emu.recipes_database_id,
-            base_url=service.notion_base_url,
-            pacer=Pacer(rate=1000),
-            retry=RetryPolicy(max_retries=4, base_delay=0.01),
-            timeout=5.0,
-        )
+        return notion_store_for(notion_emu, service.notion_base_url, user_id=None)
 
     configure(service, store=store)
     settings = service.model_copy(update={"api_key": SecretStr(KEY)})

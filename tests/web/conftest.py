@@ -4,27 +4,22 @@ Debian's chromium driven by Playwright (skipped, saying why, when chromium is mi
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from openai import AsyncOpenAI
 from pydantic import SecretStr
 
 from batchcook.api.app import create_app
-from batchcook.config import Settings
-from batchcook.stores.local import ListedRecipe, LocalStore
+from batchcook.stores.local import LocalStore
 from batchcook.testing.openai_emulator import OpenAIEmulator
 from batchcook.testing.server import Switch, serve
 from batchcook.workflows import watch
 from batchcook.workflows.runtime import configure
 from engine_fixtures import service_settings
+from gallery_helpers import Gallery
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,51 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@dataclass
-class Gallery:
-    url: str
-    settings: Settings
-    store: LocalStore
-    openai: OpenAIEmulator
-
-    def create(self, prompt: str, headers: dict[str, str] | None = None) -> str:
-        """Start a recipe through the API, as a user would; the job id."""
-        r = httpx.post(f"{self.url}/api/recipes", json={"prompt": prompt}, headers=headers)
-        assert r.status_code == 202, r.text
-        job_id: str = r.json()["job_id"]
-        return job_id
-
-    def store_listing(self) -> list[ListedRecipe]:
-        """What the store holds, newest first (its own event loop, in a thread: Playwright's
-        sync API runs one in this thread)."""
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, self.store.list_recipes()).result()
-
-    def wait(
-        self, job_id: str, headers: dict[str, str] | None = None, timeout: float = 30
-    ) -> dict[str, Any]:
-        """The job once it ended (a deadline, never a fixed sleep)."""
-        return wait_for(
-            lambda: _ended(httpx.get(f"{self.url}/api/jobs/{job_id}", headers=headers).json()),
-            f"job {job_id} to end",
-            timeout,
-        )
-
-
-def _ended(job: dict[str, Any]) -> dict[str, Any] | None:
-    return job if job.get("status") in ("succeeded", "failed") else None
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def _gallery(

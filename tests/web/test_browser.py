@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from batchcook.testing.openai_emulator import BatchPlan
-from conftest import Gallery, wait_for
+from gallery_helpers import Gallery, wait_for
 
 pytestmark = pytest.mark.backends("sqlite")
 

@@ -22,7 +22,7 @@ from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator.content import render_image
 from batchcook.testing.server import serve
 from batchcook.web.routes import CSP
-from conftest import Gallery, wait_for
+from gallery_helpers import Gallery, wait_for
 
 pytestmark = pytest.mark.backends("sqlite")
 

@@ -184,6 +184,31 @@ def create_app(
             raise HTTPProblem(429, str(refused), code=refused.code) from None
         return None
 
+    async def start_jobs(
+        request: Request, jobs: list[Job], message: str, *, listed: bool = False
+    ) -> JSONResponse:
+        """What every route that starts jobs does: the dry-run estimate, or the preflight and
+        admission, then every job started and 202. ``listed`` answers with the list of jobs
+        (the bulk route, whatever its length), else with the one job's id."""
+        answer = await admit_or_estimate(request, jobs)
+        if answer is not None:
+            return answer
+        for job in jobs:
+            await engine.start_job(job)
+        if not listed:
+            [job] = jobs
+            return accepted(request, job.id, message)
+        return SafeJSONResponse(
+            {
+                "message": message,
+                "jobs": [
+                    {"job_id": j.id, "status_url": str(request.url_for("get_job", job_id=j.id))}
+                    for j in jobs
+                ],
+            },
+            status_code=202,
+        )
+
     async def start_create(request: Request, fields: dict[str, Any]) -> JSONResponse:
         job = build_job(
             "create",
@@ -193,11 +218,7 @@ def create_app(
             database_id=fields.get("db"),
             request_id=fields.get("request_id"),
         )
-        answer = await admit_or_estimate(request, [job])
-        if answer is not None:
-            return answer
-        await engine.start_job(job)
-        return accepted(request, job.id, "Recipe creation in progress")
+        return await start_jobs(request, [job], "Recipe creation in progress")
 
     @app.post("/api/recipes/bulk", status_code=202, responses=docs.ERRORS)
     async def create_bulk(request: Request) -> JSONResponse:
@@ -211,20 +232,8 @@ def create_app(
             database_id=body.get("db"),
             request_id=body.get("request_id"),
         )
-        answer = await admit_or_estimate(request, jobs)
-        if answer is not None:
-            return answer
-        for job in jobs:
-            await engine.start_job(job)
-        return SafeJSONResponse(
-            {
-                "message": f"{len(jobs)} recipe creations in progress",
-                "jobs": [
-                    {"job_id": j.id, "status_url": str(request.url_for("get_job", job_id=j.id))}
-                    for j in jobs
-                ],
-            },
-            status_code=202,
+        return await start_jobs(
+            request, jobs, f"{len(jobs)} recipe creations in progress", listed=True
         )
 
     async def refuse_unless_ready(job: Job) -> None:
@@ -281,11 +290,7 @@ def create_app(
             request_id=body.get("request_id"),
             page_id=body.get("page_id"),
         )
-        answer = await admit_or_estimate(request, [job])
-        if answer is not None:
-            return answer
-        await engine.start_job(job)
-        return accepted(request, job.id, "Recipe modification in progress")
+        return await start_jobs(request, [job], "Recipe modification in progress")
 
     @app.post("/api/recipes/modify")
     @app.post("/recipes/modify", include_in_schema=False)
@@ -427,11 +432,8 @@ def create_app(
             job = engine.new_attempt(old)
         except engine.NotRetryable as error:
             raise HTTPProblem(409, str(error)) from None
-        answer = await admit_or_estimate(request, [job])  # at most what it costs anew
-        if answer is not None:
-            return answer
-        await engine.start_job(job)
-        return accepted(request, job.id, f"Retry of {job_id} in progress")
+        # The estimate and the admission are at most what it costs anew.
+        return await start_jobs(request, [job], f"Retry of {job_id} in progress")
 
     @app.post("/api/jobs/{job_id}/cancel")
     async def cancel_job(request: Request, job_id: str) -> JSONResponse:

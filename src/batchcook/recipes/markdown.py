@@ -4,11 +4,14 @@ and what ``batchcook export --format markdown`` prints."""
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from batchcook.recipes.schema import Recipe
 
 _ALT_SPECIAL = re.compile(r"([\\\[\]])")
+#: What may stay as it is in a URL link target: reserved characters and ``%`` escapes, not
+#: parentheses or spaces.
+_URL_SAFE = "/:?#[]@!$&'*+,;=%~"
 
 
 def image_markdown(alt: str, path: str) -> str:
@@ -16,16 +19,22 @@ def image_markdown(alt: str, path: str) -> str:
 
     ``path`` is relative to the Markdown file, so the two can move together and any viewer
     finds the image; it is percent-encoded, since a space or ``)`` would end the link early
-    and ``#`` or ``?`` would be read as part of a URL.
+    and ``#`` or ``?`` would be read as part of a URL. An absolute URL (a published photo,
+    a Notion cover) is kept as a URL.
     """
     escaped = _ALT_SPECIAL.sub(r"\\\1", alt)
-    target = quote(path, safe="/")
+    if urlsplit(path).scheme in ("http", "https", "file"):
+        # A URL is already encoded (a signed link's query must stay as it is): only what
+        # would end the link early is encoded.
+        target = quote(path, safe=_URL_SAFE)
+    else:
+        target = quote(path, safe="/")
     return f"![{escaped}]({target})"
 
 
 def recipe_markdown(recipe: Recipe, *, image_path: str | None = None) -> str:
     """A recipe as Markdown, the way it reads on its Notion page, with its photo under the
-    title when ``image_path`` (relative to the Markdown file) is given."""
+    title when ``image_path`` (relative to the Markdown file, or a URL) is given."""
     lines = [f"# {recipe.title}", ""]
     if image_path:
         lines += [image_markdown(recipe.title, image_path), ""]

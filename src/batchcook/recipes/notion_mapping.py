@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from batchcook.recipes.schema import Ingredient, NutritionItem, Recipe
@@ -365,6 +366,27 @@ def recipe_from_page(properties: Mapping[str, Any], blocks: Sequence[Mapping[str
         return Recipe.model_validate(data)
     except ValueError as error:
         raise MappingError(f"the page does not hold a valid recipe: {error}") from error
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A page's cover as Notion links it. A file Notion hosts (an uploaded photo) has a
+    signed URL that expires about an hour after the read (``expires``, ISO 8601); an
+    external cover keeps its own URL (``expires`` None)."""
+
+    url: str
+    expires: str | None = None
+
+
+def cover_of(page: Mapping[str, Any]) -> Cover | None:
+    """The cover of a page as ``GET /v1/pages`` returns it (``file`` or ``external``)."""
+    cover = page.get("cover") or {}
+    link = cover.get(cover.get("type", "")) or {}
+    url = link.get("url")
+    if not isinstance(url, str) or not url:
+        return None
+    expires = link.get("expiry_time")
+    return Cover(url, expires if isinstance(expires, str) else None)
 
 
 # --- comments ---------------------------------------------------------------------------

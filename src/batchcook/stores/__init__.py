@@ -13,6 +13,7 @@ __all__ = ["Image", "RecipeNotFound", "RecipeStore", "StoreError", "StoredRecipe
 
 def open_store(settings: Settings) -> RecipeStore:
     """The Notion store when ``NOTION_TOKEN`` is set, else the embedded local store."""
+    # Lazy: both stores import this package (a cycle), and Notion's pulls in heavy SDKs.
     if settings.notion_token is not None:
         from batchcook.stores.notion import NotionStore
 

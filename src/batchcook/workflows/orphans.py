@@ -48,6 +48,7 @@ def orphaned(executor_id: str | None, host: str | None = None) -> bool:
 async def adopt_orphans() -> list[str]:
     """Resume, on the recipes queue, the jobs of CLI processes on this host that died
     mid-run (DBOS only recovers an executor's jobs when that same executor id starts)."""
+    # Lazy: CLI processes import this module for their executor id, and DBOS is heavy.
     from dbos import DBOS
 
     from batchcook.workflows.engine import QUEUE

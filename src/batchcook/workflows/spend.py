@@ -9,6 +9,7 @@ instead would grow with the number of jobs (as the metrics scrape did).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from sqlalchemy import Boolean, Column, Float, MetaData, String, Table, func, select, update
 from sqlalchemy.engine import Engine
@@ -40,11 +41,21 @@ def spent_since(url: str, since: float) -> float:
     return float(total)
 
 
-def known(url: str, job_id: str) -> bool:
+#: Ids per ``IN (...)`` query: one query for any bulk request of the default size, and well
+#: under the bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535).
+KNOWN_CHUNK = 5000
+
+
+def known(url: str, job_ids: Sequence[str]) -> set[str]:
+    """Which of ``job_ids`` were admitted (or settled) before, in one query, not one per
+    job of a bulk request."""
+    found: set[str] = set()
     with _engine(url).begin() as conn:
-        return (
-            conn.execute(select(spend.c.job_id).where(spend.c.job_id == job_id)).first() is not None
-        )
+        for start in range(0, len(job_ids), KNOWN_CHUNK):
+            chunk = list(job_ids[start : start + KNOWN_CHUNK])
+            rows = conn.execute(select(spend.c.job_id).where(spend.c.job_id.in_(chunk)))
+            found.update(str(row[0]) for row in rows)
+    return found
 
 
 def reserve(url: str, job_id: str, usd: float, at: float | None = None) -> bool:

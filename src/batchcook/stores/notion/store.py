@@ -499,23 +499,54 @@ class NotionStore:
     # --- reading ---------------------------------------------------------------------
 
     async def read(self, recipe_id: str) -> Recipe:
+        recipe, _cover = await self.read_page(recipe_id)
+        return recipe
+
+    async def read_page(self, recipe_id: str) -> tuple[Recipe, mapping.Cover | None]:
+        """The recipe and its cover's link from one read of the page and its body, for
+        readers that link the photo rather than download it (``batchcook export``)."""
         page = await self._own_page(recipe_id)
         try:
-            return mapping.recipe_from_page(page["properties"], await self._children(recipe_id))
+            recipe = mapping.recipe_from_page(page["properties"], await self._children(recipe_id))
         except mapping.MappingError as error:
-            raise StoreError(
-                f"Page {recipe_id!r} does not hold a batchcook recipe: {error}"
-            ) from error
+            raise StoreError(self._not_a_recipe(recipe_id, page, error)) from error
+        return recipe, mapping.cover_of(page)
+
+    def _not_a_recipe(self, page_id: str, page: Json, error: Exception) -> str:
+        """Why a page of the database holds no recipe: a job's placeholder says what the job
+        is doing, anything else what is wrong with it."""
+        props = page.get("properties") or {}
+        status = ((props.get(mapping.STATUS) or {}).get("select") or {}).get("name")
+        job = mapping.job_id_of(props, self.job_property)
+        if job and status == "Generating":
+            return (
+                f"Page {page_id!r} holds no recipe yet: {job} is still making it; try again "
+                f"when the job has succeeded (`batchcook jobs {job}`)."
+            )
+        if job and status == "Failed":
+            return (
+                f"Page {page_id!r} holds no recipe: {job} failed (its comment says why); "
+                f"`batchcook retry {job}` tries again."
+            )
+        return f"Page {page_id!r} does not hold a batchcook recipe: {error}"
 
     async def read_image(self, recipe_id: str) -> Image | None:
-        cover = (await self._own_page(recipe_id)).get("cover")
-        if not cover:
-            return None
-        url = (cover.get(cover.get("type", "")) or {}).get("url")
-        if not url:
-            return None
-        response = await self._files.get(url)
-        response.raise_for_status()
+        cover = mapping.cover_of(await self._own_page(recipe_id))
+        return None if cover is None else await self.download(cover)
+
+    async def download(self, cover: mapping.Cover) -> Image:
+        """The cover's bytes. A file Notion hosts is read from its signed URL, which works
+        without the token but only until it expires: read the page again for a fresh one."""
+        try:
+            response = await self._files.get(cover.url)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            reason = (str(error).splitlines() or [type(error).__name__])[0]
+            expired = " (a Notion file link expires about an hour after the page is read)"
+            raise StoreError(
+                f"Downloading the cover image failed: {reason}; try again"
+                + (expired if cover.expires else "")
+            ) from error
         content_type = response.headers.get("content-type", "").split(";")[0]
         return Image(response.content, content_type)
 

@@ -7,7 +7,7 @@ from batchcook.recipes.notion_mapping import DEFAULT_JOB_PROPERTY
 from batchcook.testing.notion_emulator.app import NotionApp
 from batchcook.testing.notion_emulator.clock import Clock
 from batchcook.testing.notion_emulator.faults import FaultPlan
-from batchcook.testing.notion_emulator.models import Page, Recorded
+from batchcook.testing.notion_emulator.models import Comment, Page, Recorded, new_id
 from batchcook.testing.notion_emulator.ratelimit import RateLimit
 from batchcook.testing.notion_emulator.render import render_html, render_text
 from batchcook.testing.notion_emulator.workspace import Workspace
@@ -72,8 +72,6 @@ class NotionEmulator:
 
     def add_user_comment(self, page_id: str, text: str) -> str:
         """A comment written by a person in the Notion UI (what triggers ``#modify``)."""
-        from batchcook.testing.notion_emulator.models import Comment, new_id
-
         with self.workspace.lock:
             comment = Comment(
                 new_id(),
