@@ -59,7 +59,8 @@ def assert_estimate_then_cost(log: str, job: Job, estimate: float) -> None:
     assert log.index(running) < log.index(ended)
     assert 0 < job.cost_usd <= estimate
     for endpoint in ("responses  ", "generations"):
-        assert re.search(rf"^{job.id}  {endpoint} batch_\S+  completed   1/1 done$", log, re.M)
+        # A shared batch: its count covers every job's line in it.
+        assert re.search(rf"^{job.id}  {endpoint} batch_\S+  completed +(\d+)/\1 done$", log, re.M)
 
 
 def assert_followed_to_the_end(log: str, jobs: list[Job], estimates: list[float]) -> None:
@@ -127,7 +128,9 @@ def test_create_file_wait_and_jobs_follow_show_the_jobs_together(
         assert re.search(
             rf"^{job.id}  succeeded  create .* {re.escape(usd(job.cost_usd))}  ", followed, re.M
         )
-    assert world.endpoints() == {"/v1/responses": 3, "/v1/images/generations": 3}
+    # The three jobs' requests ride in shared batches: 1 to 3 per endpoint, by timing.
+    assert set(world.endpoints()) == {"/v1/responses", "/v1/images/generations"}
+    assert all(1 <= n <= 3 for n in world.endpoints().values())
     assert len(world.notion.pages()) == 3
 
 

@@ -46,8 +46,9 @@ def orphaned(executor_id: str | None, host: str | None = None) -> bool:
 
 
 async def adopt_orphans() -> list[str]:
-    """Resume, on the recipes queue, the jobs of CLI processes on this host that died
-    mid-run (DBOS only recovers an executor's jobs when that same executor id starts)."""
+    """Resume, on the recipes queue, the jobs (and collector rounds) of CLI processes on
+    this host that died mid-run (DBOS only recovers an executor's jobs when that same
+    executor id starts). Returns the jobs adopted."""
     # Lazy: CLI processes import this module for their executor id, and DBOS is heavy.
     from dbos import DBOS
 
@@ -55,7 +56,8 @@ async def adopt_orphans() -> list[str]:
 
     pending = await DBOS.list_workflows_async(
         status="PENDING",
-        name=["create_recipe", "modify_recipe"],
+        # A dead CLI's collector rounds too: other jobs' parts may ride in their batches.
+        name=["create_recipe", "modify_recipe", "collect_round", "follow_round"],
         load_input=False,
         load_output=False,
     )
@@ -63,5 +65,6 @@ async def adopt_orphans() -> list[str]:
     for workflow in pending:
         if orphaned(workflow.executor_id):
             await DBOS.resume_workflow_async(workflow.workflow_id, queue_name=QUEUE)
-            adopted.append(workflow.workflow_id)
+            if workflow.name in ("create_recipe", "modify_recipe"):
+                adopted.append(workflow.workflow_id)
     return adopted
