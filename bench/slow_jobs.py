@@ -66,7 +66,9 @@ def categorize(calls: dict[str, int], batches: int) -> Counter[str]:
     return kinds
 
 
-async def drive(n: int, clock: ScaledClock, timeout: float) -> dict[str, Any]:
+async def drive(
+    n: int, clock: ScaledClock, timeout: float, openai: OpenAIEmulator
+) -> dict[str, Any]:
     jobs = [Job(id=new_job_id("create"), kind="create", prompt=f"slow dish {i}") for i in range(n)]
     started, virtual_start = time.monotonic(), clock.now()
     for job in jobs:
@@ -84,6 +86,8 @@ async def drive(n: int, clock: ScaledClock, timeout: float) -> dict[str, Any]:
             raise SystemExit(f"only {len(done)} of {n} jobs ended within {timeout:.0f} s")
         await asyncio.sleep(1)
     wall, virtual = time.monotonic() - started, clock.now() - virtual_start
+    created = [b.created_at for b in openai.state.batches.values()]
+    first_batch = (min(created) - virtual_start) if created else float("nan")
     statuses: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     for job_id in ids:
@@ -103,6 +107,7 @@ async def drive(n: int, clock: ScaledClock, timeout: float) -> dict[str, Any]:
         "submit_s": round(submitted, 1),
         "virtual_min": round(virtual / 60, 1),
         "wakes_per_job": round(polls / len(sample), 1),
+        "first_batch_s": round(first_batch, 1),  # virtual seconds from the first submit
     }
 
 
@@ -138,19 +143,28 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
             worker_concurrency=max(n, 1) + 10,  # the sweep shares the queue
         )
         engine.launch(settings)
+        before = _database_bytes(Path(tmp))
         try:
-            result = asyncio.run(drive(n, clock, timeout=BATCH_MINUTES * 60 / speed * 4 + 300))
+            timeout = BATCH_MINUTES * 60 / speed * 4 + 300
+            result = asyncio.run(drive(n, clock, timeout, openai))
         finally:
             engine.shutdown()
+        grown = _database_bytes(Path(tmp)) - before
     kinds = categorize(openai.calls, len(openai.state.batches))
     total = sum(kinds.values())
     return {
         "n": n,
         **result,
         "batches": len(openai.state.batches),
+        "db_kb_per_job": round(grown / 1024 / n, 1) if database_url is None else None,
         "calls": total,
         "kinds": dict(kinds),
     }
+
+
+def _database_bytes(folder: Path) -> int:
+    """The SQLite system database's size on disk (with its journal), in bytes."""
+    return sum(f.stat().st_size for f in folder.rglob("*.sqlite*") if f.is_file())
 
 
 def main() -> None:
@@ -168,7 +182,10 @@ def main() -> None:
         f"{args.database_url or 'SQLite'}"
     )
     header = f"{'N':>5} {'calls/job':>9} {'polls/job':>9} {'rest/job':>8} {'wakes/job':>9}"
-    print(header + f" {'wall s':>7} {'virtual min':>11}  statuses")
+    print(
+        header
+        + f" {'wall s':>7} {'virtual min':>11} {'1st batch s':>11} {'db KB/job':>9}  statuses"
+    )
     for n in args.jobs:
         cmd = [sys.executable, __file__, str(n), "--one", "--speed", str(args.speed)]
         if args.database_url:
@@ -179,7 +196,8 @@ def main() -> None:
         print(
             f"{n:>5} {r['calls'] / n:>9.2f} {polls / n:>9.2f} {(r['calls'] - polls) / n:>8.2f}"
             f" {r['wakes_per_job']:>9.1f} {r['wall_s']:>7.1f} {r['virtual_min']:>11.1f}"
-            f"  {r['statuses']}  {r['kinds']}",
+            f" {r['first_batch_s']:>11.1f} {r['db_kb_per_job'] or 0:>9.1f}"
+            f"  {r['statuses']}  {r['kinds']} batches={r['batches']}",
             flush=True,
         )
         for error, count in r["errors"].items():

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     Boolean,
     Column,
@@ -102,12 +103,12 @@ def pack(encoded: dict[str, Any]) -> tuple[str, bytes | None]:
         if raw is not None:
             data = [{**first, "b64_json": None}, *body["data"][1:]]
             slim = {**encoded, "body": {**body, "data": data}}
-            return json.dumps(slim, ensure_ascii=False), raw
-    return json.dumps(encoded, ensure_ascii=False), None
+            return orjson.dumps(slim).decode(), raw
+    return orjson.dumps(encoded).decode(), None
 
 
 def unpack(text: str, payload: bytes | None) -> dict[str, Any]:
-    encoded: dict[str, Any] = json.loads(text)
+    encoded: dict[str, Any] = orjson.loads(text)
     if payload is not None:
         encoded["body"]["data"][0]["b64_json"] = base64.b64encode(payload).decode()
     return encoded
