@@ -134,3 +134,41 @@ async def test_a_cancelled_job_does_not_cancel_a_batch_another_job_needs(
     status = await DBOS.get_workflow_status_async(drop)
     assert status is not None and status.status == "CANCELLED"
     assert len(notion_emu.pages()) == 1
+
+
+async def test_the_sweep_lists_only_when_a_follower_stopped_reading(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """The followers read every live batch already; a minute's sweep lists OpenAI again only
+    when one of them has gone quiet (its process died)."""
+    url = service.database()
+    batch = {
+        "id": f"batch_{uuid.uuid4().hex}",
+        "endpoint": RESPONSES,
+        "model": "m",
+        "input_file_id": "file-x",
+        "custom_ids": ["x"],
+        "group": uuid.uuid4().hex,
+    }
+    await parts.run(parts.record_batch, url, "round-x", batch, [])
+    with parts._engine(url).begin() as conn:  # made ten minutes ago, never read since
+        conn.execute(
+            parts.batches.update()
+            .where(parts.batches.c.id == batch["id"])
+            .values(created_at=time.time() - 600)
+        )
+    assert not await parts.run(parts.followed, url, 60, [batch["id"]])
+    await parts.run(
+        parts.update_batches,
+        url,
+        [{"id": batch["id"], "status": "in_progress", "completed": 0, "failed": 0, "total": 1}],
+    )
+    assert await parts.run(parts.followed, url, 60, [batch["id"]])
+    await parts.run(parts.finish_batch, url, batch["id"])  # routed: nobody needs to read it
+    with parts._engine(url).begin() as conn:
+        conn.execute(
+            parts.batches.update()
+            .where(parts.batches.c.id == batch["id"])
+            .values(polled_at=time.time() - 600)
+        )
+    assert await parts.run(parts.followed, url, 60, [batch["id"]])

@@ -79,6 +79,7 @@ batches = Table(
     Column("total", Integer, nullable=False, default=0),
     Column("routed", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
+    Column("polled_at", Float, nullable=True),  # when a follower last read it from OpenAI
 )
 OPEN = ("waiting", "claimed", "submitted")
 
@@ -394,6 +395,7 @@ def update_batches(url: str, states: Iterable[dict[str, Any]]) -> None:
                     completed=s["completed"],
                     failed=s["failed"],
                     total=s["total"] or batches.c.total,
+                    polled_at=time.time(),
                 )
             )
 
@@ -489,6 +491,25 @@ def round_state(url: str, round_id: str) -> dict[str, Any]:
         "batches": [{"id": r.id, "endpoint": r.endpoint} for r in rows],
         "jobs": sorted(j.job_id for j in jobs),
     }
+
+
+def followed(url: str, within: float, among: list[str] | None = None) -> bool:
+    """Has every unfinished batch (``among`` these, if given) been read from OpenAI by its
+    follower in the last ``within`` seconds? Then the followers are alive and a sweep need
+    not list them."""
+    cutoff = time.time() - within
+    query = select(batches.c.id).where(
+        and_(
+            batches.c.routed.is_(False),
+            (batches.c.polled_at.is_(None)) | (batches.c.polled_at < cutoff),
+            batches.c.created_at < cutoff,  # a batch just made is not polled yet
+        )
+    )
+    if among is not None:
+        query = query.where(batches.c.id.in_(among))
+    with _engine(url).begin() as conn:
+        stale = conn.execute(query).first()
+    return stale is None
 
 
 def waiting(url: str) -> int:

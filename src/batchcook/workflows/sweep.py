@@ -170,11 +170,26 @@ async def _surplus(batch: dict[str, Any], record: dict[str, Any] | None) -> bool
     return surplus(batch, record)
 
 
+@DBOS.step(name="followers_alive")
+async def followers_alive() -> Outcome:
+    async def work() -> bool:
+        settings = runtime().settings
+        within = 1.5 * settings.max_poll_interval + 60
+        alive: bool = await parts.run(parts.followed, settings.database(), within)
+        return alive
+
+    return await _guard("followers_alive", work)
+
+
 @DBOS.workflow(name="sweep")
 async def sweep(scheduled_at: datetime, context: Any) -> None:
-    """The scheduled entry point: a full sweep (back to the 24 h window) once an hour."""
+    """The scheduled entry point: a full sweep (back to the 24 h window) once an hour; a
+    regular one every five minutes; in between, only if a follower has stopped reading its
+    batches (the followers already watch every live batch: listing again would double the
+    calls a slow recipe costs)."""
     await fail_over()
-    await sweep_once(full=scheduled_at.minute == 0)
+    if scheduled_at.minute % 5 == 0 or not (await followers_alive()).get("ok"):
+        await sweep_once(full=scheduled_at.minute == 0)
     await forget_marks()
 
 
