@@ -172,3 +172,23 @@ async def test_the_sweep_lists_only_when_a_follower_stopped_reading(
             .values(polled_at=time.time() - 600)
         )
     assert await parts.run(parts.followed, url, 60, [batch["id"]])
+
+
+async def test_flex_text_now_and_its_image_in_a_shared_batch(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """Flex: the recipe by a direct flex call, the image as a batch part like any other
+    (followed, routed and stored by the collector, not inside one step)."""
+    _tune(service, batch_window=0.3, mode="flex")
+    flex = Job(id=new_job_id("create"), kind="create", prompt="flex ramen", mode="flex")
+    plain = Job(id=new_job_id("create"), kind="create", prompt="batch udon")
+    for job in (flex, plain):
+        await engine.start_job(job)
+    done = {j.id: j for j in await wait_all([flex.id, plain.id])}
+    assert all(j.status == "succeeded" for j in done.values()), [j.error for j in done.values()]
+    assert [c.tier for c in done[flex.id].costs] == ["flex", "batch"]
+    images = [b for b in openai_emu.state.batches.values() if b.endpoint == IMAGES]
+    assert len(images) == 1 and images[0].counts["total"] == 2  # both jobs' images, one batch
+    assert openai_emu.calls["/v1/responses"] == 1  # the flex recipe, called directly
+    (image,) = [b for b in done[flex.id].batches]
+    assert image.id == images[0].id

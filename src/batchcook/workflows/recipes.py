@@ -152,8 +152,13 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
         reused = set(earlier["ok"]["reused"])
         done.update({cid: {"ok": True, "retryable": False} for cid in reused})
 
+    settings = runtime().settings
+    pending = [p for p in parts if p["tier"] == "batch" and p["custom_id"] not in done]
+    enqueued = await _hand_over(job, pending, 0) if pending else {"ok": 0.0}
+    if "error" in enqueued:
+        return enqueued
     direct = [p for p in parts if p["tier"] != "batch" and p["custom_id"] not in done]
-    if direct:
+    if direct:  # called while the batch parts wait for their round (flex: text now, image batched)
         job.status = "generating"
         await publish(job)
         called = await steps.call_parts(job.id, direct, 0)
@@ -161,10 +166,12 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
             return called
         done.update(called["ok"])
 
-    settings = runtime().settings
-    pending = [p for p in parts if p["tier"] == "batch" and p["custom_id"] not in done]
     for attempt in range(settings.max_retries + 1 if pending else 0):
-        waited = await _batched(job, pending, attempt)
+        if attempt > 0:
+            enqueued = await _hand_over(job, pending, attempt)
+            if "error" in enqueued:
+                return enqueued
+        waited = await _batched(job, pending, attempt, enqueued["ok"])
         if "error" in waited:
             return waited
         if waited.get("fallback"):
@@ -201,19 +208,25 @@ def placeholder_title(prompt: str) -> str:
     return " ".join(words)[:100].capitalize() or "Recipe"
 
 
-async def _batched(job: Job, pending: list[dict[str, Any]], attempt: int) -> dict[str, Any]:
-    """Hand ``pending`` to the collector as ``attempt`` and sleep until each has a result:
-    ``{"outcomes": {custom_id: {"ok", "retryable"}}}``, plus ``"fallback"`` (custom ids
-    given up for the standard API) — or an error."""
-    settings = runtime().settings
+async def _hand_over(job: Job, pending: list[dict[str, Any]], attempt: int) -> dict[str, Any]:
+    """Write ``pending`` as ``attempt`` and join a collector round; ``ok``: when."""
     enqueued = await steps.enqueue_parts(job.id, pending, attempt)
     if "error" in enqueued:
         return enqueued
-    await collector.join(settings.batch_window)
+    await collector.join(runtime().settings.batch_window)
     if job.status in ("queued", "generating"):
         job.status = "submitted"
         await publish(job)
-    waited = await _wait_for_parts(job, [p["custom_id"] for p in pending], attempt, enqueued["ok"])
+    return enqueued
+
+
+async def _batched(
+    job: Job, pending: list[dict[str, Any]], attempt: int, started: float
+) -> dict[str, Any]:
+    """Sleep until each of ``pending`` (handed over as ``attempt`` at ``started``) has a
+    result: ``{"outcomes": {custom_id: {"ok", "retryable"}}}``, plus ``"fallback"`` (custom
+    ids given up for the standard API) — or an error."""
+    waited = await _wait_for_parts(job, [p["custom_id"] for p in pending], attempt, started)
     if "error" in waited:
         return waited
     outcomes = await steps.part_outcomes(job.id, attempt)
