@@ -104,19 +104,27 @@ async def _follow(me: str, batches: list[dict[str, Any]], started: float) -> dic
     ids = [b["id"] for b in batches]
     seen: dict[str, watch.Seen] = {b: ("validating", 0, 0) for b in ids}
     routed: set[str] = set()
-    interval = settings.poll_interval
+    interval, waited = settings.poll_interval, 0.0
     while True:
         open_ids = [b for b in ids if b not in routed]
         if not open_ids:
             return {"batches": ids}
         unfinished = {b: seen[b] for b in open_ids if seen[b][0] not in TERMINAL}
         if unfinished:
+            # Every poll_interval during the foreground wait, then backing off toward
+            # max_poll_interval; the follower wakes at the end of the foreground to switch.
+            foreground = waited < settings.poll_timeout
             watch.current().watch(
-                me, unfinished, interval, backoff=1.0, max_interval=settings.max_poll_interval
+                me,
+                unfinished,
+                interval,
+                backoff=1.0 if foreground else 1.5,
+                max_interval=settings.max_poll_interval,
             )
-            message = await DBOS.recv_async(
-                watch.WAKE_TOPIC, timeout_seconds=settings.max_poll_interval
-            )
+            sleep = settings.max_poll_interval
+            if foreground:
+                sleep = min(sleep, max(settings.poll_timeout - waited, 0.01))
+            message = await DBOS.recv_async(watch.WAKE_TOPIC, timeout_seconds=sleep)
             max_age = interval if watch.wake_message(message) or message is None else 0.0
         else:
             max_age = 86400.0  # ended batches do not change
@@ -141,7 +149,8 @@ async def _follow(me: str, batches: list[dict[str, Any]], started: float) -> dic
             else:
                 jobs = await parts.run(parts.jobs_of, settings.database(), batch_id)
                 await _wake(jobs, {"source": "round", "batch": batch_id})
-        if polled["ok"]["at"] - started > settings.poll_timeout:
+        waited = polled["ok"]["at"] - started
+        if waited > settings.poll_timeout:
             interval = min(interval * 1.5, settings.max_poll_interval)
 
 

@@ -183,13 +183,14 @@ async def followers_alive() -> Outcome:
 
 @DBOS.workflow(name="sweep")
 async def sweep(scheduled_at: datetime, context: Any) -> None:
-    """The scheduled entry point: a full sweep (back to the 24 h window) once an hour; a
-    regular one every five minutes; in between, only if a follower has stopped reading its
-    batches (the followers already watch every live batch: listing again would double the
-    calls a slow recipe costs)."""
+    """The scheduled entry point: a full sweep (back to the 24 h window) at the top of each
+    hour; in between, a regular one only if a follower has stopped reading its batches (the
+    followers already watch every live batch: listing them again every minute would double
+    the calls a slow recipe costs)."""
     await fail_over()
-    if scheduled_at.minute % 5 == 0 or not (await followers_alive()).get("ok"):
-        await sweep_once(full=scheduled_at.minute == 0)
+    full = scheduled_at.minute == 0
+    if full or not (await followers_alive()).get("ok"):
+        await sweep_once(full=full)
     await forget_marks()
 
 
