@@ -247,10 +247,11 @@ async def _wait_for_parts(
     foreground = True
     wanted = set(custom_ids)
     rejoined, unclaimed = started, True
+    submitted: float | None = None  # the foreground wait counts from when all are in batches
     while True:
         sleep = settings.max_poll_interval
-        if foreground:
-            sleep = min(sleep, max(settings.poll_timeout - (time.time() - started), 0.0))
+        if foreground and submitted is not None:
+            sleep = min(sleep, max(settings.poll_timeout - (time.time() - submitted), 0.0))
         if unclaimed:  # look again soon after the round should have claimed them
             sleep = min(sleep, settings.batch_window + max(settings.poll_interval, 1.0))
         await DBOS.recv_async(WAKE_TOPIC, timeout_seconds=max(sleep, 0.01))
@@ -271,7 +272,9 @@ async def _wait_for_parts(
         await publish(job)
         if all(p["state"] == "done" for p in mine):
             return {}
-        waited = view["at"] - started
+        if submitted is None and all(p["batch_id"] or p["state"] == "done" for p in mine):
+            submitted = view["at"]
+        waited = view["at"] - (submitted or view["at"])
         unclaimed = any(p["state"] == "waiting" for p in mine)
         if unclaimed and view["at"] - rejoined > (
             settings.batch_window + max(settings.poll_interval, 1.0)
@@ -320,7 +323,7 @@ async def _wait_for_parts(
                         "retryable": True,
                     }
                 }
-        if waited > WINDOW_SECONDS:
+        if view["at"] - started > WINDOW_SECONDS:
             await collector.abandon_parts(job.id)
             return {
                 "error": {
