@@ -1,7 +1,7 @@
 """Shared batches: requests, not jobs, fill a batch.
 
 A job writes its batch parts to the parts table (``parts.py``), then *joins* a collector
-round: the round is a DBOS workflow enqueued with one deduplication id and a delay of
+round: the round is a DBOS workflow enqueued with one deduplication id that first sleeps
 ``BATCHCOOK_BATCH_WINDOW`` seconds, so every job that joins while it waits — in any process —
 joins the same one. When the window closes the round claims every waiting part and starts
 its follower, which groups the parts per endpoint and model (within the 50,000-line / 200 MB
@@ -44,13 +44,12 @@ ROUTE_SLICE = 32  # result lines stored per transaction while streaming a file
 async def join(window: float) -> None:
     """Make sure a round will collect the parts just written: the one gathering now, or a
     new one that closes ``window`` seconds from now. Called from a job's workflow."""
-    options = SetEnqueueOptions(
-        deduplication_id=ROUND_KEY,
-        duplication_policy="return-existing",
-        delay_seconds=window if window > 0 else None,
-    )
+    # Not an enqueue delay: DBOS pushes a delayed workflow back each time a duplicate is
+    # enqueued (a debounce), so a steady stream of jobs would never be collected. The round
+    # sleeps its window itself, and is deduplicated while it does.
+    options = SetEnqueueOptions(deduplication_id=ROUND_KEY, duplication_policy="return-existing")
     with options:
-        await DBOS.enqueue_workflow_async(COLLECT_QUEUE, collect_round)
+        await DBOS.enqueue_workflow_async(COLLECT_QUEUE, collect_round, window)
 
 
 def follower_id(round_id: str) -> str:
@@ -58,10 +57,13 @@ def follower_id(round_id: str) -> str:
 
 
 @DBOS.workflow(name="collect_round")
-async def collect_round() -> dict[str, Any]:
-    """Claim every waiting part, then hand them to a follower and end, so the next round can
-    gather while these batches run."""
+async def collect_round(window: float = 0.0) -> dict[str, Any]:
+    """Gather for ``window`` seconds (every job joining meanwhile joins this round), claim
+    every waiting part, then hand them to a follower and end, so the next round can gather
+    while these batches run."""
     round_id = DBOS.workflow_id or ""
+    if window > 0:
+        await DBOS.sleep_async(window)
     taken = await claim_parts(round_id)
     if "error" in taken or not taken["ok"]:
         return taken
