@@ -137,7 +137,7 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
             poll_interval=10 / speed,
             poll_timeout=300 / speed,
             max_poll_interval=300 / speed,
-            batch_window=2 / speed,
+            batch_window=2,  # not scaled: jobs reach a round at our speed, not the clock's
             sweep_schedule=f"*/{max(1, round(60 / speed))} * * * * *",
             queue_poll_seconds=0.2,
             worker_concurrency=max(n, 1) + 10,  # the sweep shares the queue

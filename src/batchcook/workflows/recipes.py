@@ -196,7 +196,7 @@ async def _generate(job: Job, prompt: str, instructions: str, picture: str) -> d
             break
         pending = retry  # resubmit only what failed; what was paid for is kept
 
-    out = await steps.interpret_results(job.id, roles)
+    out = await _again(steps.interpret_results, job.id, roles)
     if "ok" in out:
         out["ok"]["costs"] = [c for c in out["ok"]["costs"] if c["custom_id"] not in reused]
         job.costs = [Cost.model_validate(c) for c in out["ok"]["costs"]]
@@ -210,7 +210,7 @@ def placeholder_title(prompt: str) -> str:
 
 async def _hand_over(job: Job, pending: list[dict[str, Any]], attempt: int) -> dict[str, Any]:
     """Write ``pending`` as ``attempt`` and join a collector round; ``ok``: when."""
-    enqueued = await steps.enqueue_parts(job.id, pending, attempt)
+    enqueued = await _again(steps.enqueue_parts, job.id, pending, attempt)
     if "error" in enqueued:
         return enqueued
     await collector.join(runtime().settings.batch_window)
@@ -229,7 +229,7 @@ async def _batched(
     waited = await _wait_for_parts(job, [p["custom_id"] for p in pending], attempt, started)
     if "error" in waited:
         return waited
-    outcomes = await steps.part_outcomes(job.id, attempt)
+    outcomes = await _again(steps.part_outcomes, job.id, attempt)
     if "error" in outcomes:
         return outcomes
     return {**waited, "outcomes": outcomes["ok"]}
