@@ -199,3 +199,37 @@ async def test_flex_text_now_and_its_image_in_a_shared_batch(
     assert openai_emu.calls["/v1/responses"] == 1  # the flex recipe, called directly
     (image,) = [b for b in done[flex.id].batches]
     assert image.id == images[0].id
+
+
+async def test_a_retry_batch_is_not_taken_for_a_surplus(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """A failed line is resubmitted under its own custom id, in a later round: for one job
+    the retry's slice is the first batch's, so both carry the same ``batchcook_group``. The
+    sweep must not take the retry batch for a second batch of that slice (only a re-run of
+    the same round's submit makes those) and cancel it (it did: the job then failed, its
+    line cancelled at every retry)."""
+    from batchcook.workflows.sweep import sweep_once
+
+    _tune(service, batch_window=0.2, poll_interval=0.05)
+    job = Job(id=new_job_id("create", uuid.uuid4().hex), kind="create", prompt="one dumpling")
+    openai_emu.faults.next_batch(BatchPlan(fail_lines={f"{job.id}-image"}), endpoint=IMAGES)
+    openai_emu.faults.next_batch(BatchPlan(in_progress=600), endpoint=IMAGES)  # the retry
+    await engine.start_job(job)
+    deadline = time.monotonic() + 30
+    while sum(b.endpoint == IMAGES for b in openai_emu.state.batches.values()) < 2:
+        assert time.monotonic() < deadline, "the failed line was not resubmitted"
+        await asyncio.sleep(0.05)
+    first, retry = sorted(
+        (b for b in openai_emu.state.batches.values() if b.endpoint == IMAGES),
+        key=lambda b: b.created_at,
+    )
+    assert first.metadata and retry.metadata
+    assert first.metadata["batchcook_group"] == retry.metadata["batchcook_group"]
+    swept = await sweep_once(full=True)
+    assert retry.id not in swept.get("cancelled", []), swept
+    openai_emu.advance(600)
+    (done,) = await wait_all([job.id])
+    assert done.status == "succeeded", done.error
+    assert openai_emu.state.batches[retry.id].status == "completed"
+    assert len(notion_emu.pages()) == 1

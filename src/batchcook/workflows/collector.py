@@ -56,6 +56,11 @@ def follower_id(round_id: str) -> str:
     return f"{round_id}-follow"
 
 
+def round_of(follower: str) -> str:
+    """The round whose follower id a batch's ``batchcook_job`` metadata holds."""
+    return follower.removesuffix("-follow")
+
+
 @DBOS.workflow(name="collect_round")
 async def collect_round(window: float = 0.0) -> dict[str, Any]:
     """Gather for ``window`` seconds (every job joining meanwhile joins this round), claim

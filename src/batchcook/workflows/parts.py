@@ -469,13 +469,21 @@ def unwanted(url: str, batch_ids: Iterable[str]) -> list[str]:
     return out
 
 
-def surplus(url: str, batch_id: str, group: str) -> bool:
-    """Is ``batch_id`` a second batch for a slice of parts another batch already holds?
-    (A submit that crashed with a create in flight, whose re-run made its own.) A batch
+def surplus(url: str, batch_id: str, group: str, round_id: str) -> bool:
+    """Is ``batch_id`` a second batch for a slice of parts another batch of the same round
+    already holds? (A submit that crashed with a create in flight, whose re-run made its
+    own.) Only within the round: a retried line rides a later round under the same custom
+    id, so a retry's slice can hash to the same group as the batch it failed in. A batch
     being created right now has no recorded sibling, so it is never taken for one."""
     with _engine(url).begin() as conn:
         row = conn.execute(
-            select(batches.c.id).where(and_(batches.c.group_key == group, batches.c.id != batch_id))
+            select(batches.c.id).where(
+                and_(
+                    batches.c.group_key == group,
+                    batches.c.round_id == round_id,
+                    batches.c.id != batch_id,
+                )
+            )
         ).first()
     return row is not None
 

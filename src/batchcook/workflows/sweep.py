@@ -24,7 +24,7 @@ from openai.types import Batch
 
 from batchcook.generation.batch import BatchRunner
 from batchcook.workflows import executors, marks, parts, watch
-from batchcook.workflows.collector import GROUP_METADATA
+from batchcook.workflows.collector import GROUP_METADATA, round_of
 from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import QUEUE, runtime
 from batchcook.workflows.steps import ATTEMPT_METADATA, JOB_METADATA, Outcome, _guard
@@ -162,11 +162,8 @@ def surplus(batch: dict[str, Any], record: dict[str, Any] | None) -> bool:
 
 async def _surplus(batch: dict[str, Any], record: dict[str, Any] | None) -> bool:
     if batch.get("group"):  # a collector round's batch: the parts table knows its siblings
-        return bool(
-            await parts.run(
-                parts.surplus, runtime().settings.database(), batch["id"], batch["group"]
-            )
-        )
+        url, round_id = runtime().settings.database(), round_of(batch["job"])
+        return bool(await parts.run(parts.surplus, url, batch["id"], batch["group"], round_id))
     return surplus(batch, record)
 
 
