@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from dbos import DBOS
 from openai import AsyncOpenAI
 
 from batchcook.config import Settings
@@ -18,7 +19,7 @@ from batchcook.stores.notion import NotionStore, Pacer, RetryPolicy
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import OpenAIEmulator
 from batchcook.testing.server import Switch, serve
-from batchcook.workflows import engine, watch
+from batchcook.workflows import engine, marks, parts, watch
 from batchcook.workflows.runtime import configure
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -147,8 +148,10 @@ def service(
     openai_switch: tuple[Switch, str],
     notion_switch: tuple[Switch, str],
     tmp_path: Path,
-) -> Settings:
-    """The running engine, re-pointed at this test's fresh emulators."""
+) -> Iterator[Settings]:
+    """The running engine, re-pointed at this test's fresh emulators. Afterwards whatever
+    the test left running is cancelled, and the shared-batch tables and step marks emptied:
+    a test that failed half-way cannot feed its jobs, rounds or parts into the next one."""
     settings = service_settings(
         dbos_engine,
         openai_switch[1],
@@ -166,4 +169,15 @@ def service(
 
     watch.stop()  # a fresh batch watch: nothing left from an earlier test's emulator
     configure(settings, openai=openai, store=store)
-    return settings
+    yield settings
+    _leave_nothing_running(dbos_engine)
+
+
+def _leave_nothing_running(database_url: str) -> None:
+    for status in DBOS.list_workflows(status=["PENDING", "ENQUEUED"]):
+        DBOS.cancel_workflow(status.workflow_id)
+    with parts._engine(database_url).begin() as conn:
+        conn.execute(parts.parts.delete())
+        conn.execute(parts.batches.delete())
+    with marks._engine(database_url).begin() as conn:
+        conn.execute(marks.marks.delete())

@@ -23,10 +23,12 @@ from cli_procs import (
     start,
     wait_for_text,
 )
+from sqlalchemy import func, select
 
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, SystemClock
 from batchcook.testing.server import free_port, serve
+from batchcook.workflows import parts
 
 JOBS = int(os.environ.get("BATCHCOOK_SCALE_JOBS", "200"))
 
@@ -107,7 +109,12 @@ def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
                     ]
                     return [j.id for j in done] if len(done) == JOBS else None
 
-                poll(all_done, f"all {JOBS} jobs to end", 480, interval=1)
+                try:
+                    poll(all_done, f"all {JOBS} jobs to end", 480, interval=1)
+                except AssertionError as stuck:
+                    raise AssertionError(
+                        _diagnose(stuck, reader, job_ids, database_url, tmp_path)
+                    ) from None
                 finished_at = time.monotonic()
                 elapsed = finished_at - started
                 jobs = [reader.job(j) for j in job_ids]
@@ -155,6 +162,28 @@ def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
             }
         )
     )
+
+
+def _diagnose(
+    stuck: AssertionError, reader: JobReader, job_ids: list[str], database_url: str, logs: Path
+) -> str:
+    """What a timed-out run leaves to read in CI's output: where the jobs and their parts
+    stand, and each process's last lines."""
+    jobs = [reader.job(j) for j in job_ids]
+    lines = [str(stuck), f"jobs: {Counter(j.status if j else None for j in jobs)}"]
+    with parts._engine(database_url).begin() as conn:
+        states = conn.execute(select(parts.parts.c.state, func.count()).group_by("state"))
+        lines.append(f"parts: {dict(states.tuples().all())}")
+        rows = conn.execute(select(parts.batches.c.status, func.count()).group_by("status"))
+        lines.append(f"batches: {dict(rows.tuples().all())}")
+    open_jobs = [j for j in jobs if j and j.status not in ("succeeded", "failed")][:3]
+    lines += [
+        f"open job: {j.model_dump_json(include={'id', 'status', 'batches'})}" for j in open_jobs
+    ]
+    for log in sorted(logs.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-25:]
+        lines += [f"--- {log.name}", *tail]
+    return "\n".join(lines)
 
 
 def _healthy(port: int) -> bool:

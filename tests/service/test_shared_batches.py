@@ -16,7 +16,7 @@ from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
-from batchcook.workflows import engine, parts
+from batchcook.workflows import collector, engine, marks, parts, sweep
 from batchcook.workflows.runtime import runtime
 
 IMAGES, RESPONSES = "/v1/images/generations", "/v1/responses"
@@ -134,7 +134,8 @@ async def test_a_cancelled_job_does_not_cancel_a_batch_another_job_needs(
         await asyncio.sleep(0.05)
     cancelled = await engine.cancel_job(drop)
     assert cancelled is not None
-    assert {b.status for b in openai_emu.state.batches.values()} == {"in_progress"}
+    live = {b.status for b in openai_emu.state.batches.values()}
+    assert live <= {"validating", "in_progress"}, live  # not cancelled: keep needs them
     openai_emu.advance(600)
     (done,) = await wait_all([keep])
     assert done.status == "succeeded", done.error
@@ -179,6 +180,39 @@ async def test_the_sweep_lists_only_when_a_follower_stopped_reading(
             .values(polled_at=time.time() - 600)
         )
     assert await parts.run(parts.followed, url, 60, [batch["id"]])
+
+
+async def test_a_submit_run_again_makes_no_second_batch_and_the_sweep_keeps_listing(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """A round's submit step that ran again after a crash finds its batch by metadata and
+    makes none; and because the dead run may have had a create in flight that lands later,
+    every minute's sweep lists OpenAI for an hour (to cancel that surplus), even while the
+    followers are alive."""
+    url = service.database()
+    planned = [
+        {
+            "role": "recipe",
+            "custom_id": "rerun-data",
+            "endpoint": RESPONSES,
+            "model": service.text_model,
+            "tier": "batch",
+            "body": {"model": service.text_model, "input": "x"},
+        }
+    ]
+    await parts.run(parts.enqueue, url, "rerun-job", planned, 0)
+    round_id = f"round-{uuid.uuid4().hex}"
+    assert await parts.run(parts.claim, url, round_id) == 1
+    me = collector.follower_id(round_id)
+    assert (await sweep.followers_alive())["ok"] is True  # nothing to list for
+    first = await collector.submit_round(me, round_id)
+    again = await collector.submit_round(me, round_id)  # its checkpoint was lost
+    assert [b["id"] for b in again["ok"]["batches"]] == [b["id"] for b in first["ok"]["batches"]]
+    assert len(openai_emu.state.batches) == 1
+    assert (await sweep.followers_alive())["ok"] is False  # the sweep lists this minute
+    with marks._engine(url).begin() as conn:  # an hour and more later
+        conn.execute(marks.marks.update().values(created_at=time.time() - 3700))
+    assert (await sweep.followers_alive())["ok"] is True
 
 
 async def test_flex_text_now_and_its_image_in_a_shared_batch(

@@ -39,6 +39,7 @@ GROUP_METADATA = "batchcook_group"  # which slice of the round's parts a batch h
 ROUND_KEY = "batchcook-round"  # the deduplication id: one round gathers at a time
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled", "gone"})
 ROUTE_SLICE = 32  # result lines stored per transaction while streaming a file
+RESUBMITTED = "resubmitted:"  # the mark of a submit step that ran again after a crash
 
 
 async def join(window: float) -> None:
@@ -197,6 +198,8 @@ async def submit_round(me: str, round_id: str) -> Outcome:
         url = settings.database()
         pending = await parts.run(parts.claimed, url, round_id)
         first_run = await marks.claim_async(url, f"submit:{me}")
+        if not first_run:  # a create of the dead run may still land: the sweep lists a while
+            await marks.claim_async(url, f"{RESUBMITTED}{me}")
         install = await asyncio.to_thread(install_id, settings)
         chunks = plan_chunks([request for _, request in pending])
         keys = {request.custom_id: key for key, request in pending}

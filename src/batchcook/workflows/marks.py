@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sqlalchemy import Column, Float, MetaData, String, Table, delete
+from sqlalchemy import Column, Float, MetaData, String, Table, and_, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -50,3 +50,12 @@ def forget_older_than(url: str, seconds: float) -> int:
     with _engine(url).begin() as conn:
         done = conn.execute(delete(marks).where(marks.c.created_at < time.time() - seconds))
         return done.rowcount or 0
+
+
+def any_since(url: str, prefix: str, seconds: float) -> bool:
+    """Was a mark starting with ``prefix`` claimed in the last ``seconds``?"""
+    query = select(marks.c.key).where(
+        and_(marks.c.key.startswith(prefix), marks.c.created_at >= time.time() - seconds)
+    )
+    with _engine(url).begin() as conn:
+        return conn.execute(query.limit(1)).first() is not None

@@ -24,7 +24,7 @@ from openai.types import Batch
 
 from batchcook.generation.batch import BatchRunner
 from batchcook.workflows import executors, marks, parts, watch
-from batchcook.workflows.collector import GROUP_METADATA, round_of
+from batchcook.workflows.collector import GROUP_METADATA, RESUBMITTED, round_of
 from batchcook.workflows.install import INSTALL_METADATA, install_id
 from batchcook.workflows.runtime import QUEUE, runtime
 from batchcook.workflows.steps import ATTEMPT_METADATA, JOB_METADATA, Outcome, _guard
@@ -35,6 +35,7 @@ TERMINAL = {"completed", "failed", "expired", "cancelled"}
 WINDOW = 25 * 3600
 RECENT = 600  # with no job running, a regular sweep looks this far back (seconds)
 CLOCK_SKEW = 300  # OpenAI's created_at against our clock
+LATE_CREATE = 3600  # how long after a submit's re-run every minute's sweep lists (seconds)
 JOB_WORKFLOWS = ("create_recipe", "modify_recipe")
 
 
@@ -172,8 +173,12 @@ async def followers_alive() -> Outcome:
     async def work() -> bool:
         settings = runtime().settings
         within = 1.5 * settings.max_poll_interval + 60
-        alive: bool = await parts.run(parts.followed, settings.database(), within)
-        return alive
+        url = settings.database()
+        alive: bool = await parts.run(parts.followed, url, within)
+        # A submit step that ran again after a crash may have had a create in flight: that
+        # batch can land after the re-run looked, and only a listing finds it (a surplus).
+        rerun = await asyncio.to_thread(marks.any_since, url, RESUBMITTED, LATE_CREATE)
+        return alive and not rerun
 
     return await _guard("followers_alive", work)
 
