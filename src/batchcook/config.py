@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         default="0 * * * * *",
         validation_alias=AliasChoices("BATCHCOOK_SWEEP_SCHEDULE", "sweep_schedule"),
     )
+    sweep_full_every: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias=AliasChoices("BATCHCOOK_SWEEP_FULL_EVERY", "sweep_full_every"),
+    )
     max_prompt_chars: int = Field(
         default=2000,
         ge=1,

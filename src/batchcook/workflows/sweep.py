@@ -183,14 +183,27 @@ async def followers_alive() -> Outcome:
     return await _guard("followers_alive", work)
 
 
+@DBOS.step(name="full_sweep_due")
+async def full_sweep_due(at: float) -> Outcome:
+    """The first tick of each ``sweep_full_every`` period, across every worker: a mark per
+    period, so a tick that two schedulers run, or that comes late, does not sweep fully twice."""
+
+    async def work() -> bool:
+        settings = runtime().settings
+        period = int(at // settings.sweep_full_every)
+        return await marks.claim_async(settings.database(), f"full-sweep:{period}")
+
+    return await _guard("full_sweep_due", work)
+
+
 @DBOS.workflow(name="sweep")
 async def sweep(scheduled_at: datetime, context: Any) -> None:
-    """The scheduled entry point: a full sweep (back to the 24 h window) at the top of each
-    hour; in between, a regular one only if a follower has stopped reading its batches (the
-    followers already watch every live batch: listing them again every minute would double
-    the calls a slow recipe costs)."""
+    """The scheduled entry point: a full sweep (back to the 24 h window) once every
+    ``BATCHCOOK_SWEEP_FULL_EVERY`` seconds (an hour); in between, a regular one only if a
+    follower has stopped reading its batches (the followers already watch every live batch:
+    listing them again every minute would double the calls a slow recipe costs)."""
     await fail_over()
-    full = scheduled_at.minute == 0
+    full = bool((await full_sweep_due(scheduled_at.timestamp())).get("ok"))
     if full or not (await followers_alive()).get("ok"):
         await sweep_once(full=full)
     await forget_marks()
