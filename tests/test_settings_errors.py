@@ -11,8 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from batchcook.cli import app
-from batchcook.config import get_settings
-from batchcook.settings_errors import SettingsError, load_settings
+from batchcook.config import SettingsError, get_settings, load_settings
 
 COMMANDS = [
     ["create", "pasta"],

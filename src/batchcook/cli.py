@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from batchcook import __version__
-from batchcook.config import Settings, get_settings
+from batchcook.config import Settings, SettingsError, get_settings
 from batchcook.jobs import JOB_STATUSES, Job
 
 app = typer.Typer(
@@ -220,8 +220,6 @@ err = Console(stderr=True)
 def _settings() -> Settings:
     """The settings, or one line per bad environment variable and exit 2: every command
     reads them here, so none shows a pydantic traceback for a typo in the environment."""
-    from batchcook.settings_errors import SettingsError
-
     try:
         return get_settings()
     except SettingsError as error:

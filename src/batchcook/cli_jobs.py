@@ -27,10 +27,9 @@ from rich.console import Console
 
 from batchcook.api.metrics_server import serve_in_thread
 from batchcook.cli_follow import Estimates, Estimator, Reader, follow_jobs, no_estimate
-from batchcook.config import Settings
+from batchcook.config import Settings, without_password
 from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import TERMINAL_STATUSES, Job
-from batchcook.settings_errors import without_password
 from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 
 __all__ = [

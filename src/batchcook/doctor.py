@@ -26,12 +26,11 @@ import openai
 import psycopg
 
 from batchcook.api.webhook import verification_token
-from batchcook.config import Mode, Settings
+from batchcook.config import Mode, Settings, without_password
 from batchcook.generation.catalog import Catalog, Endpoint, load_catalog
 from batchcook.generation.generate import RETIREMENT_WARNING_DAYS
 from batchcook.generation.image_options import size_problem
 from batchcook.recipes import notion_mapping as mapping
-from batchcook.settings_errors import without_password
 from batchcook.stores.base import StoreError
 from batchcook.stores.notion import NotionStore, RetryPolicy, schema
 from batchcook.stores.notion.errors import NotionAPIError

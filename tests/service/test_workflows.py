@@ -239,7 +239,8 @@ async def test_sweep_cancels_orphans_wakes_jobs_and_cleans_up(
     from openai import AsyncOpenAI
 
     from batchcook.generation.batch import BatchRequest, BatchRunner
-    from batchcook.workflows.install import INSTALL_METADATA, install_id
+    from batchcook.generation.batch.facts import INSTALL_METADATA
+    from batchcook.workflows.install import install_id
     from batchcook.workflows.sweep import sweep_once
 
     # An orphan: a batch with our metadata whose job was lost before it recorded it. And two
@@ -344,7 +345,8 @@ async def test_a_second_batch_for_a_part_is_cancelled_before_it_runs(
     from openai import AsyncOpenAI
 
     from batchcook.generation.batch import BatchRequest, BatchRunner
-    from batchcook.workflows.install import INSTALL_METADATA, install_id
+    from batchcook.generation.batch.facts import INSTALL_METADATA
+    from batchcook.workflows.install import install_id
     from batchcook.workflows.sweep import sweep_once
 
     _tune(service, poll_interval=30, poll_timeout=3600)

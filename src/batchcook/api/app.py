@@ -29,6 +29,7 @@ from batchcook.api.metrics_server import serve_in_thread
 from batchcook.api.redact import redact_access_log
 from batchcook.config import Settings
 from batchcook.doctor import SchemaCache, preflight, run_doctor
+from batchcook.generation.batch.facts import JOB_METADATA
 from batchcook.inputs import InputError, build_bulk, build_job
 from batchcook.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job, new_job_id
 from batchcook.stores.notion.errors import NotionAPIError
@@ -37,7 +38,6 @@ from batchcook.workflows import engine, job_metrics, marks
 from batchcook.workflows.orphans import adopt_orphans
 from batchcook.workflows.recipes import WAKE_TOPIC
 from batchcook.workflows.runtime import runtime
-from batchcook.workflows.steps import JOB_METADATA
 
 log = logging.getLogger(__name__)
 

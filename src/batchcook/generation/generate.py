@@ -31,6 +31,7 @@ from batchcook.generation.batch import (
     Result,
     Success,
 )
+from batchcook.generation.batch.facts import JOB_METADATA
 from batchcook.generation.catalog import Catalog, Tier, Usage, load_catalog
 from batchcook.generation.errors import (
     BatchExpiredError,
@@ -140,7 +141,7 @@ async def generate_data_and_image(
     )
     job_id = job_id or uuid.uuid4().hex
     text_req, image_req = job_requests(job_id, prompt, instructions, schema, image_prompt, settings)
-    metadata = {"batchcook_job": job_id}
+    metadata = {JOB_METADATA: job_id}
 
     tiers: dict[str, Tier] = {}
     batch_ids: list[str] = []

@@ -27,17 +27,23 @@ from openai.types import Batch
 
 from batchcook import instrument
 from batchcook.generation.batch import BatchRunner, Failure
+from batchcook.generation.batch.facts import (
+    GROUP_METADATA,
+    INSTALL_METADATA,
+    JOB_METADATA,
+    TERMINAL,
+)
 from batchcook.generation.batch.jsonl import plan_chunks
 from batchcook.generation.batch.runner import SubmittedBatch, batch_failure, files_of
 from batchcook.workflows import marks, parts, watch
-from batchcook.workflows.install import INSTALL_METADATA, install_id
-from batchcook.workflows.runtime import COLLECT_QUEUE, runtime
-from batchcook.workflows.steps import JOB_METADATA, Outcome, _guard, encode
+from batchcook.workflows.install import install_id
+from batchcook.workflows.names import COLLECT_QUEUE, COLLECT_ROUND, FOLLOW_ROUND
+from batchcook.workflows.runtime import runtime
+from batchcook.workflows.steps import Outcome, _guard, encode
 
 log = logging.getLogger(__name__)
-GROUP_METADATA = "batchcook_group"  # which slice of the round's parts a batch holds
 ROUND_KEY = "batchcook-round"  # the deduplication id: one round gathers at a time
-TERMINAL = frozenset({"completed", "failed", "expired", "cancelled", "gone"})
+ENDED = TERMINAL | {"gone"}  # "gone": OpenAI answers 404 for it
 ROUTE_SLICE = 32  # result lines stored per transaction while streaming a file
 RESUBMITTED = "resubmitted:"  # the mark of a submit step that ran again after a crash
 
@@ -62,7 +68,7 @@ def round_of(follower: str) -> str:
     return follower.removesuffix("-follow")
 
 
-@DBOS.workflow(name="collect_round")
+@DBOS.workflow(name=COLLECT_ROUND)
 async def collect_round(window: float = 0.0) -> dict[str, Any]:
     """Gather for ``window`` seconds (every job joining meanwhile joins this round), claim
     every waiting part, then hand them to a follower and end, so the next round can gather
@@ -87,7 +93,7 @@ async def claim_parts(round_id: str) -> Outcome:
     return await _guard("claim_parts", work)
 
 
-@DBOS.workflow(name="follow_round")
+@DBOS.workflow(name=FOLLOW_ROUND)
 async def follow_round(round_id: str) -> dict[str, Any]:
     me = DBOS.workflow_id or ""
     submitted = await _again(submit_round, me, round_id)
@@ -117,7 +123,7 @@ async def _follow(me: str, batches: list[dict[str, Any]], started: float) -> dic
         open_ids = [b for b in ids if b not in routed]
         if not open_ids:
             return {"batches": ids}
-        unfinished = {b: seen[b] for b in open_ids if seen[b][0] not in TERMINAL}
+        unfinished = {b: seen[b] for b in open_ids if seen[b][0] not in ENDED}
         if unfinished:
             # Every poll_interval during the foreground wait, then backing off toward
             # max_poll_interval; the follower wakes at the end of the foreground to switch.
@@ -147,7 +153,7 @@ async def _follow(me: str, batches: list[dict[str, Any]], started: float) -> dic
                 changed.append(state["id"])
             seen[state["id"]] = now_seen
         for batch_id in changed:
-            if seen[batch_id][0] in TERMINAL:
+            if seen[batch_id][0] in ENDED:
                 done = await _again(route_batch, batch_id)
                 if "error" in done:  # its files stay on OpenAI; the next look tries again
                     seen[batch_id] = ("in_progress", 0, 0)

@@ -18,13 +18,14 @@ from openai import AsyncOpenAI
 from batchcook.config import Settings
 from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows import collector, executors, recipes, sweep, watch
-from batchcook.workflows.runtime import (
+from batchcook.workflows.names import (
     COLLECT_QUEUE,
+    JOB_EVENT,
+    JOB_WORKFLOWS,
     QUEUE,
     SWEEP_QUEUE,
-    StoreFactory,
-    configure,
 )
+from batchcook.workflows.runtime import StoreFactory, configure
 
 log = logging.getLogger(__name__)
 WORKFLOWS = {"create": recipes.create_recipe, "modify": recipes.modify_recipe}
@@ -149,7 +150,7 @@ async def get_job(job_id: str) -> Job | None:
     status = await DBOS.get_workflow_status_async(job_id)
     if status is None:
         return None
-    record: Any = await DBOS.get_event_async(job_id, recipes.JOB_EVENT, timeout_seconds=0)
+    record: Any = await DBOS.get_event_async(job_id, JOB_EVENT, timeout_seconds=0)
     if record is None:
         args = status.input.get("args") if isinstance(status.input, dict) else None
         if not args:
@@ -228,7 +229,7 @@ async def cancel_job(job_id: str) -> Job | None:
 
 async def list_jobs(status: str | None = None, limit: int = 50) -> list[Job]:
     workflows = await DBOS.list_workflows_async(
-        name=["create_recipe", "modify_recipe"],
+        name=list(JOB_WORKFLOWS),
         sort_desc=True,
         limit=limit * 4 if status else limit,
         load_input=False,

@@ -18,8 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from batchcook.config import Settings
 from batchcook.workflows.executors import connect
 
-INSTALL_METADATA = "batchcook_install"
-
 metadata = MetaData()
 install = Table(
     "batchcook_install",

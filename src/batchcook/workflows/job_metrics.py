@@ -21,6 +21,7 @@ from batchcook import instrument
 from batchcook.generation.catalog import Usage, load_catalog
 from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows import engine
+from batchcook.workflows.names import JOB_WORKFLOWS
 
 log = logging.getLogger(__name__)
 RECORD_WINDOW = 1000  # job records the batchcook_jobs* gauges cover (the latest ones)
@@ -84,7 +85,7 @@ class JobRecords(Collector):
     async def refresh(self, catalog_path: Any = None) -> Snapshot:
         # No lock: two concurrent scrapes both read, and the last one's cache stays.
         workflows = await DBOS.list_workflows_async(
-            name=["create_recipe", "modify_recipe"],  # as engine.list_jobs
+            name=list(JOB_WORKFLOWS),
             sort_desc=True,
             limit=self.window,
             load_input=False,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import socket
 
+from batchcook.workflows.names import JOB_WORKFLOWS, QUEUE, ROUND_WORKFLOWS
+
 CLI_EXECUTOR_PREFIX = "cli-"
 
 
@@ -52,12 +54,10 @@ async def adopt_orphans() -> list[str]:
     # Lazy: CLI processes import this module for their executor id, and DBOS is heavy.
     from dbos import DBOS
 
-    from batchcook.workflows.engine import QUEUE
-
     pending = await DBOS.list_workflows_async(
         status="PENDING",
         # A dead CLI's collector rounds too: other jobs' parts may ride in their batches.
-        name=["create_recipe", "modify_recipe", "collect_round", "follow_round"],
+        name=[*JOB_WORKFLOWS, *ROUND_WORKFLOWS],
         load_input=False,
         load_output=False,
     )
@@ -65,6 +65,6 @@ async def adopt_orphans() -> list[str]:
     for workflow in pending:
         if orphaned(workflow.executor_id):
             await DBOS.resume_workflow_async(workflow.workflow_id, queue_name=QUEUE)
-            if workflow.name in ("create_recipe", "modify_recipe"):
+            if workflow.name in JOB_WORKFLOWS:
                 adopted.append(workflow.workflow_id)
     return adopted

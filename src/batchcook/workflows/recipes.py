@@ -16,6 +16,7 @@ from typing import Any
 
 from dbos import DBOS
 
+from batchcook.generation.batch.facts import TERMINAL
 from batchcook.jobs import BatchState, Cost, Job, JobError, now
 from batchcook.recipes.prompts import (
     SYSTEM_INSTRUCTIONS,
@@ -24,11 +25,10 @@ from batchcook.recipes.prompts import (
     modified_image_prompt,
 )
 from batchcook.workflows import collector, steps, watch
+from batchcook.workflows.names import CREATE_RECIPE, JOB_EVENT, MODIFY_RECIPE
 from batchcook.workflows.runtime import runtime
 
 log = logging.getLogger(__name__)
-JOB_EVENT = "job"
-TERMINAL = {"completed", "failed", "expired", "cancelled"}
 WINDOW_SECONDS = 25 * 3600  # the 24 h completion window, plus time to finalize
 WAKE_TOPIC = watch.WAKE_TOPIC
 
@@ -49,7 +49,7 @@ async def fail(job: Job, error: dict[str, Any]) -> dict[str, Any]:
     return job.model_dump(mode="json")
 
 
-@DBOS.workflow(name="create_recipe")
+@DBOS.workflow(name=CREATE_RECIPE)
 async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     job = Job.model_validate(job_data)
     generated = await _generate(job, job.prompt, SYSTEM_INSTRUCTIONS, image_prompt(job.prompt))
@@ -64,7 +64,7 @@ async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     return await _succeed(job, written["ok"], generated["ok"])
 
 
-@DBOS.workflow(name="modify_recipe")
+@DBOS.workflow(name=MODIFY_RECIPE)
 async def modify_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     job = Job.model_validate(job_data)
     assert job.page_id is not None

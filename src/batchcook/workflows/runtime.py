@@ -15,9 +15,6 @@ from batchcook.config import Settings
 from batchcook.generation.generate import openai_client
 from batchcook.stores import RecipeStore, open_store
 
-QUEUE = "recipes"  # the DBOS queue workers take jobs from
-COLLECT_QUEUE = "collector"  # collector rounds: one gathers at a time (deduplicated)
-SWEEP_QUEUE = "sweep"  # the scheduled sweep, apart so waiting jobs never starve it
 StoreFactory = Callable[[str | None], RecipeStore]
 
 

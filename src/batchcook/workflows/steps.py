@@ -35,8 +35,6 @@ from batchcook.workflows import parts, spend
 from batchcook.workflows.runtime import runtime
 
 log = logging.getLogger(__name__)
-JOB_METADATA = "batchcook_job"
-ATTEMPT_METADATA = "batchcook_attempt"
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 T = TypeVar("T")
 Outcome = dict[str, Any]

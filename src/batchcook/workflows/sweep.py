@@ -23,20 +23,27 @@ from dbos import DBOS
 from openai.types import Batch
 
 from batchcook.generation.batch import BatchRunner
+from batchcook.generation.batch.facts import (
+    ATTEMPT_METADATA,
+    GROUP_METADATA,
+    INSTALL_METADATA,
+    JOB_METADATA,
+    TERMINAL,
+    WINDOW_SECONDS,
+)
 from batchcook.workflows import executors, marks, parts, watch
-from batchcook.workflows.collector import GROUP_METADATA, RESUBMITTED, round_of
-from batchcook.workflows.install import INSTALL_METADATA, install_id
-from batchcook.workflows.runtime import QUEUE, runtime
-from batchcook.workflows.steps import ATTEMPT_METADATA, JOB_METADATA, Outcome, _guard
+from batchcook.workflows.collector import RESUBMITTED, round_of
+from batchcook.workflows.install import install_id
+from batchcook.workflows.names import JOB_EVENT, JOB_WORKFLOWS, QUEUE
+from batchcook.workflows.runtime import runtime
+from batchcook.workflows.steps import Outcome, _guard
 
 log = logging.getLogger(__name__)
 
-TERMINAL = {"completed", "failed", "expired", "cancelled"}
-WINDOW = 25 * 3600
+WINDOW = WINDOW_SECONDS + 3600  # a batch may end a little after its 24 h
 RECENT = 600  # with no job running, a regular sweep looks this far back (seconds)
 CLOCK_SKEW = 300  # OpenAI's created_at against our clock
 LATE_CREATE = 3600  # how long after a submit's re-run every minute's sweep lists (seconds)
-JOB_WORKFLOWS = ("create_recipe", "modify_recipe")
 
 
 @DBOS.step(name="oldest_waiting_job")
@@ -231,7 +238,7 @@ async def sweep_once(full: bool = True) -> dict[str, Any]:
         status = await DBOS.get_workflow_status_async(job_id)
         record: Any = None
         if status is not None:
-            record = await DBOS.get_event_async(job_id, "job", timeout_seconds=0)
+            record = await DBOS.get_event_async(job_id, JOB_EVENT, timeout_seconds=0)
         job_status = (record or {}).get("status")
         job_done = (
             status is None

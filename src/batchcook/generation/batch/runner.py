@@ -23,13 +23,18 @@ import orjson
 from openai import AsyncOpenAI
 from openai.types import Batch
 
+from batchcook.generation.batch.facts import (
+    COMPLETION_WINDOW,
+    INSTALL_METADATA,
+    JOB_METADATA,
+    TERMINAL,
+)
 from batchcook.generation.batch.jsonl import MAX_BYTES, MAX_LINES, BatchRequest, Chunk, plan_chunks
 from batchcook.generation.batch.results import Failure, Result, Success
 from batchcook.generation.errors import BatchCreationError, BatchTimeoutError
 
 log = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 LIST_PAGE = 100
 _CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
@@ -192,7 +197,7 @@ class BatchRunner:
                 batch = await self.client.batches.create(
                     input_file_id=uploaded.id,
                     endpoint=chunk.endpoint,  # type: ignore[arg-type]
-                    completion_window="24h",
+                    completion_window=COMPLETION_WINDOW,
                     metadata=metadata,
                     output_expires_after=expiry,
                 )
@@ -401,8 +406,8 @@ class BatchRunner:
                 break
             meta = batch.metadata or {}
             if (
-                meta.get("batchcook_job") == owner
-                and meta.get("batchcook_install", install) == install
+                meta.get(JOB_METADATA) == owner
+                and meta.get(INSTALL_METADATA, install) == install
                 and batch.status not in ("cancelling", "cancelled", "failed")
             ):
                 found.append(batch)
