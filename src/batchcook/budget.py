@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 
 from batchcook.config import Settings
+from batchcook.errors import BatchcookError
 from batchcook.generation.catalog import load_catalog
 from batchcook.generation.estimate import Estimate, estimate, tiers_for
 from batchcook.generation.generate import job_requests
@@ -31,7 +32,7 @@ from batchcook.workflows import spend
 TYPICAL_RECIPE_CHARS = 4000
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(BatchcookError):
     """The job would pass a spending cap; nothing was sent (API 429, CLI exit 2)."""
 
     code = "budget_exceeded"

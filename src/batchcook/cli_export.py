@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from batchcook.config import Settings
+from batchcook.errors import BatchcookError
 from batchcook.inputs import InputError, check_notion_id
 from batchcook.recipes.jsonld import recipe_jsonld
 from batchcook.recipes.markdown import recipe_markdown
@@ -44,7 +45,7 @@ JobLookup = Callable[[str], str | None]
 Store: TypeAlias = "LocalStore | NotionStore"
 
 
-class ExportError(Exception):
+class ExportError(BatchcookError):
     """The export cannot be made; the message says why and what to do. ``exit_code`` is 2
     for an id that names nothing or a setting to fix (like other bad input), 1 otherwise."""
 

@@ -28,6 +28,7 @@ from rich.console import Console
 from batchcook.api.metrics_server import serve_in_thread
 from batchcook.cli_follow import Estimates, Estimator, Reader, follow_jobs, no_estimate
 from batchcook.config import Settings, without_password
+from batchcook.errors import BatchcookError
 from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 
-class ServerError(RuntimeError):
+class ServerError(BatchcookError, RuntimeError):
     """The batchcook server answered with an error (or could not be reached)."""
 
 
@@ -73,7 +74,7 @@ async def follow(
     return job
 
 
-class NoSuchJobs(LookupError):
+class NoSuchJobs(BatchcookError, LookupError):
     """Jobs asked for by id that the database or the server does not know."""
 
     def __init__(self, job_ids: list[str]) -> None:

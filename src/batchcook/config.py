@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from batchcook.errors import BatchcookError
 from batchcook.generation.image_options import size_problem
 
 Mode = Literal["batch", "flex", "standard"]
@@ -324,7 +325,7 @@ def get_settings() -> Settings:
 # echoed, and a database URL is shown without its password.
 
 
-class SettingsError(ValueError):
+class SettingsError(BatchcookError, ValueError):
     """The environment holds values batchcook cannot use; ``lines`` has one per variable."""
 
     def __init__(self, lines: list[str]) -> None:

@@ -12,6 +12,7 @@ import unicodedata
 from typing import Any, get_args
 
 from batchcook.config import Mode, Settings
+from batchcook.errors import BatchcookError
 from batchcook.jobs import Job, JobKind, new_job_id
 
 MODES: tuple[str, ...] = get_args(Mode)
@@ -24,7 +25,7 @@ _NOTION_ID = re.compile(
 )
 
 
-class InputError(ValueError):
+class InputError(BatchcookError, ValueError):
     """Bad input caught before anything reaches OpenAI (API 422, CLI exit 2)."""
 
     def __init__(self, message: str, field: str | None = None) -> None:

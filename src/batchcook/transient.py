@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import httpx
 import openai
 
+from batchcook.stores.base import StoreError
+
 # Statuses that say "later": timeout, conflict (a resource busy), too early, rate limit.
 _TRANSIENT_STATUSES = {408, 409, 425, 429}
 _DATABASE_BUSY = ("database is locked", "database table is locked", "could not obtain lock")
@@ -63,7 +65,7 @@ def _one(err: BaseException) -> bool:
     # The stores mark Notion's busy/5xx/silent answers (and ambiguous writes, which they find
     # again by job id) as retryable. Generation errors use ``retryable`` for "resubmitting the
     # request could help", which costs money: that is the workflow's call, not a wait.
-    return module.startswith("batchcook.stores") and getattr(err, "retryable", False) is True
+    return isinstance(err, StoreError) and err.retryable
 
 
 def is_transient(err: BaseException) -> bool:

@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from batchcook.errors import BatchcookError
+
 Tier = Literal["standard", "batch", "flex"]
 Endpoint = Literal["/v1/responses", "/v1/images/generations"]
 
@@ -56,8 +58,8 @@ class Usage(BaseModel):
     output_tokens: int = 0
 
 
-class UnknownModel(LookupError):
-    pass
+class UnknownModel(BatchcookError, LookupError):
+    """A model the catalog does not list."""
 
 
 class Catalog(BaseModel):

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from batchcook.errors import BatchcookError
+
 if TYPE_CHECKING:  # the batch toolkit imports this module: a runtime import would be a cycle
     from batchcook.generation.batch.results import Failure
 
 
-class GenerationError(Exception):
-    """Base class: ``str(err)`` is the message to show a user."""
-
-    retryable: bool = False
+class GenerationError(BatchcookError):
+    """Generation failed; ``str(err)`` is the message to show a user."""
 
 
 class ModelRetiredError(GenerationError):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from batchcook.errors import BatchcookError
 from batchcook.recipes.schema import Ingredient, NutritionItem, Recipe
 
 # Notion's per-request limits (developers.notion.com/reference/request-limits).
@@ -280,7 +281,7 @@ def batches(blocks: Sequence[Json], *, first_budget: int = 0, budget: int = 0) -
 # --- Notion → Recipe --------------------------------------------------------------------
 
 
-class MappingError(ValueError):
+class MappingError(BatchcookError, ValueError):
     """A page that does not hold a recipe in the shape we write."""
 
 

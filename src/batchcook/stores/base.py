@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from batchcook.errors import BatchcookError
 from batchcook.recipes.schema import Recipe
 
 #: Image content types a store accepts, with the file extension it files them under.
@@ -49,7 +50,7 @@ class StoredRecipe:
     job_id: str | None = None
 
 
-class StoreError(Exception):
+class StoreError(BatchcookError):
     """A store operation failed; the message says what to do about it."""
 
 

@@ -16,6 +16,7 @@ from dbos import DBOS, DBOSConfig, ScheduleInput, SetWorkflowID
 from openai import AsyncOpenAI
 
 from batchcook.config import Settings
+from batchcook.errors import BatchcookError
 from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows import collector, executors, recipes, sweep, watch
 from batchcook.workflows.names import (
@@ -182,7 +183,7 @@ async def get_job(job_id: str) -> Job | None:
     return job
 
 
-class NotRetryable(ValueError):
+class NotRetryable(BatchcookError, ValueError):
     """Only a failed job can be retried."""
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from dbos import DBOS
 
 from batchcook.config import Mode
+from batchcook.errors import BatchcookError
 from batchcook.generation import direct
 from batchcook.generation.batch import Failure, Result, Success
 from batchcook.generation.catalog import Tier, load_catalog
@@ -44,7 +45,7 @@ def _error(step: str, err: BaseException) -> Outcome:
     """A step's failure as plain data. ``transient``: the cause passes with time (rate
     limits, 5xx, timeouts, cut-off downloads, a locked database), so the workflow runs the
     step again after a durable pause instead of failing a job that may have paid already."""
-    retryable = bool(getattr(err, "retryable", False))
+    retryable = isinstance(err, BatchcookError) and err.retryable
     return {
         "error": {
             "step": step,

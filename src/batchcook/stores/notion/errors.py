@@ -37,11 +37,8 @@ class NotionAPIError(StoreError):
         self.request_id = request_id
         self.property_name = property_name
         self.expected_type = expected_type
-
-    @property
-    def retryable(self) -> bool:
-        """Notion was busy, failing or silent (after the store's own retries): later may work."""
-        return self.status == 0 or self.status == 429 or self.status >= 500
+        # Notion was busy, failing or silent (after the store's own retries): later may work.
+        self.retryable = status == 0 or status == 429 or status >= 500
 
 
 class AmbiguousWriteError(StoreError):
