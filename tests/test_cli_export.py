@@ -146,7 +146,7 @@ from batchcook.workflows import engine
 
 settings = Settings(_env_file=None)
 job = build_job("modify", "make it vegan", settings, page_id=sys.argv[1], request_id="m-1")
-use_cli_executor()
+settings = use_cli_executor(settings)
 engine.launch(settings, worker=False)  # no worker: the job stays queued, its record readable
 try:
     asyncio.run(engine.start_job(job, enqueue=True))

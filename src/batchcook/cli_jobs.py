@@ -15,7 +15,6 @@ Two ways to run a job:
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -139,7 +138,7 @@ def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> 
     """
     from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
-    use_cli_executor()
+    settings = use_cli_executor(settings)
     engine.launch(settings, worker=wait)
     try:
         return asyncio.run(_run_local(settings, job, wait, console))
@@ -168,7 +167,7 @@ def run_bulk_local(
             ids, read_local, console, estimate=Estimates(settings), interval=interval
         )
 
-    use_cli_executor()
+    settings = use_cli_executor(settings)
     engine.launch(settings, worker=wait)
     try:
         return asyncio.run(start_all())
@@ -198,7 +197,7 @@ def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console
             job.id, read_local, console, estimate=Estimates(settings), interval=interval
         )
 
-    use_cli_executor()
+    settings = use_cli_executor(settings)
     engine.launch(settings, worker=wait)
     try:
         return asyncio.run(retry())
@@ -217,7 +216,7 @@ def cancel_local(settings: Settings, job_id: str) -> tuple[Job | None, bool]:
             return before, False
         return await engine.cancel_job(job_id), True
 
-    use_cli_executor()
+    settings = use_cli_executor(settings)
     engine.launch(settings, worker=False)
     try:
         return asyncio.run(cancel())
@@ -252,7 +251,7 @@ def read_jobs_local(
     named that exist, else the latest."""
     from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
-    use_cli_executor()
+    settings = use_cli_executor(settings)
     engine.launch(settings, worker=False)
     try:
         return asyncio.run(select_jobs(job_ids, status, limit, read_local, list_local))
@@ -271,7 +270,7 @@ def follow_local(
     worker, server or ``--wait`` process has them, so stopping this stops nothing."""
     from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
-    use_cli_executor()
+    settings = use_cli_executor(settings)
     engine.launch(settings, worker=False)
     try:
         return asyncio.run(
@@ -407,8 +406,8 @@ async def run_bulk_on_server(
 def run_worker(settings: Settings, console: Console, stop: threading.Event | None = None) -> None:
     """Run queued jobs (and recover this executor's) until SIGTERM/SIGINT, then stop DBOS.
 
-    The executor id is ``DBOS__VMID`` (default ``local``): a restarted worker with the same
-    id recovers the jobs its predecessor was running.
+    The executor id is ``DBOS__VMID`` (default ``local``): a restarted worker with the
+    same id recovers the jobs its predecessor was running.
     """
     from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
 
@@ -422,7 +421,7 @@ def run_worker(settings: Settings, console: Console, stop: threading.Event | Non
     serve_in_thread(settings)  # BATCHCOOK_METRICS_PORT: this worker's own counters
     try:
         adopted = asyncio.run(adopt_orphans())
-        executor = os.environ.get("DBOS__VMID") or "local"
+        executor = settings.executor_id
         console.print(
             f"worker {executor} on {without_password(settings.database())}"
             + (f"; adopted {len(adopted)} job(s) of stopped CLI runs" if adopted else "")

@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("BATCHCOOK_QUEUE_POLL_SECONDS", "queue_poll_seconds"),
     )
+    executor_id: str = Field(
+        default="local",
+        min_length=1,
+        # DBOS's own name for it, kept: deployments already set it per process.
+        validation_alias=AliasChoices("DBOS__VMID", "executor_id"),
+    )
     executor_timeout: float = Field(
         default=60.0,
         gt=0,

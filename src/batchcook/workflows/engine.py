@@ -44,6 +44,7 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         # Each process holds up to this many connections (+3 of ours): Postgres's
         # max_connections must cover every process.
         "sys_db_pool_size": settings.database_pool_size,
+        "executor_id": settings.executor_id,
     }
 
 

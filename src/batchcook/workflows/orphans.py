@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 
+from batchcook.config import Settings
 from batchcook.workflows.names import JOB_WORKFLOWS, QUEUE, ROUND_WORKFLOWS
 
 CLI_EXECUTOR_PREFIX = "cli-"
@@ -21,11 +22,9 @@ def cli_executor_id() -> str:
     return f"{CLI_EXECUTOR_PREFIX}{socket.gethostname()}-{os.getpid()}"
 
 
-def use_cli_executor() -> str:
-    """Give this process its own DBOS executor id (DBOS reads ``DBOS__VMID`` at start)."""
-    executor = cli_executor_id()
-    os.environ["DBOS__VMID"] = executor
-    return executor
+def use_cli_executor(settings: Settings) -> Settings:
+    """``settings`` with this process's own executor id, for a CLI run to launch with."""
+    return settings.model_copy(update={"executor_id": cli_executor_id()})
 
 
 def _pid_alive(pid: int) -> bool:
