@@ -33,13 +33,15 @@ from typing import Any
 
 from dbos import DBOS
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, ScaledClock
 from batchcook.testing.server import serve
-from batchcook.workflows import engine
+from batchcook.workflows import engine, parts
+from batchcook.workflows.runtime import runtime
 
 BATCH = BatchPlan(validating=30, in_progress=18.5 * 60, finalizing=90)  # 20 minutes in all
 BATCH_MINUTES = 20
@@ -83,7 +85,10 @@ async def drive(
         if len(done) == n:
             break
         if time.monotonic() - started > timeout:
-            raise SystemExit(f"only {len(done)} of {n} jobs ended within {timeout:.0f} s")
+            raise SystemExit(
+                f"only {len(done)} of {n} jobs ended within {timeout:.0f} s; "
+                + await _where(ids, openai)
+            )
         await asyncio.sleep(1)
     wall, virtual = time.monotonic() - started, clock.now() - virtual_start
     created = [b.created_at for b in openai.state.batches.values()]
@@ -109,6 +114,18 @@ async def drive(
         "wakes_per_job": round(polls / len(sample), 1),
         "first_batch_s": round(first_batch, 1),  # virtual seconds from the first submit
     }
+
+
+async def _where(ids: list[str], openai: OpenAIEmulator) -> str:
+    """Where unfinished jobs stand: their statuses, their parts' states, the batches'."""
+    jobs = [await engine.get_job(j) for j in ids]
+    statuses = Counter(j.status if j else "missing" for j in jobs)
+    url = runtime().settings.database()
+    with parts._engine(url).begin() as conn:
+        rows = conn.execute(select(parts.parts.c.state, func.count()).group_by("state"))
+        states = dict(rows.tuples().all())
+    batches = Counter(b.status for b in openai.state.batches.values())
+    return f"jobs {dict(statuses)}, parts {states}, batches {dict(batches)}"
 
 
 def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
