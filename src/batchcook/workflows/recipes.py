@@ -260,6 +260,7 @@ async def _wait_for_parts(
             return viewed
         view = viewed["ok"]
         mine = [p for p in view["parts"] if p["attempt"] == attempt and p["custom_id"] in wanted]
+        shown = (job.status, job.batches)
         known = {b.id: b for b in job.batches}
         job.batches = [
             BatchState.model_validate(b).model_copy(
@@ -269,7 +270,8 @@ async def _wait_for_parts(
         ]
         if job.batches and job.status in ("queued", "submitted"):
             job.status = "generating"
-        await publish(job)
+        if (job.status, job.batches) != shown:  # a write per change, not per wake
+            await publish(job)
         if all(p["state"] == "done" for p in mine):
             return {}
         if submitted is None and all(p["batch_id"] or p["state"] == "done" for p in mine):
