@@ -59,6 +59,7 @@ def _start(
 ) -> None:
     global _heartbeat
     configure(settings, openai=openai, store=store)
+    executors.use_wal(settings.database())
     DBOS(config=dbos_config(settings))
     if not worker:
         DBOS.listen_queues([])  # an API-only process enqueues; workers elsewhere dequeue

@@ -10,9 +10,12 @@ that already ran runs again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
+from pathlib import Path
 
 from sqlalchemy import (
     Column,
@@ -27,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+
+BUSY_SECONDS = 30.0  # how long a SQLite connection waits for a lock (DBOS's own: 30 s)
 
 log = logging.getLogger(__name__)
 metadata = MetaData()
@@ -45,11 +50,34 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def use_wal(url: str) -> None:
+    """Put a SQLite system database in WAL mode (it stays so: the mode is kept in the file).
+
+    In SQLite's default rollback journal a reader blocks every writer, and DBOS, the parts
+    table and a thousand sleeping jobs all share one file: under load, steps waited on locks
+    and failed with "database is locked". In WAL, readers never block the one writer, and
+    with ``synchronous`` left at FULL a committed step is as durable as before. WAL needs the
+    file on a local disk (not a network share), as SQLite itself always has."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = url.removeprefix("sqlite:///")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(path, timeout=BUSY_SECONDS)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
 def connect(url: str, tables: MetaData = metadata) -> Engine:
     """An engine on the shared database, with ``tables`` created if they are missing. Its
-    pool is small (at most 3 connections): DBOS's own pool is the one that matters."""
+    pool is small (at most 3 connections): DBOS's own pool is the one that matters. On
+    SQLite it waits for a lock as long as DBOS's own engine does, not sqlite3's 5 s."""
+    sqlite = url.startswith("sqlite:///")
     engine = create_engine(
-        sqlalchemy_url(url), pool_pre_ping=True, pool_size=1, max_overflow=2, pool_timeout=60
+        sqlalchemy_url(url),
+        pool_pre_ping=True,
+        pool_size=1,
+        max_overflow=2,
+        pool_timeout=60,
+        connect_args={"timeout": BUSY_SECONDS} if sqlite else {},
     )
     try:
         tables.create_all(engine)
