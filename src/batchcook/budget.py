@@ -16,7 +16,7 @@ from batchcook.config import Settings
 from batchcook.errors import BatchcookError
 from batchcook.generation.catalog import load_catalog
 from batchcook.generation.estimate import Estimate, estimate, tiers_for
-from batchcook.generation.generate import job_requests
+from batchcook.generation.requests import job_requests
 from batchcook.jobs import Job
 from batchcook.recipes.prompts import (
     SYSTEM_INSTRUCTIONS,

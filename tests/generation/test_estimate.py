@@ -7,7 +7,7 @@ import pytest
 from batchcook.config import Settings
 from batchcook.generation.catalog import load_catalog
 from batchcook.generation.estimate import estimate, image_output_tokens, tiers_for
-from batchcook.generation.generate import job_requests
+from batchcook.generation.requests import job_requests
 from batchcook.recipes.prompts import SYSTEM_INSTRUCTIONS, image_prompt
 from batchcook.recipes.schema import Recipe
 

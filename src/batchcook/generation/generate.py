@@ -25,7 +25,6 @@ from batchcook import instrument
 from batchcook.config import Mode, Settings, get_settings
 from batchcook.generation import direct
 from batchcook.generation.batch import (
-    BatchRequest,
     BatchRunner,
     Failure,
     Result,
@@ -45,7 +44,7 @@ from batchcook.generation.errors import (
     RefusalError,
     RequestFailedError,
 )
-from batchcook.generation.requests import image_request, text_request
+from batchcook.generation.requests import job_requests
 
 log = logging.getLogger(__name__)
 
@@ -168,21 +167,6 @@ async def generate_data_and_image(
 
     return interpret(
         results, text_req.custom_id, image_req.custom_id, schema, settings, tiers, batch_ids
-    )
-
-
-def job_requests(
-    job_id: str,
-    prompt: str,
-    instructions: str,
-    schema: type[BaseModel],
-    image_prompt: str,
-    settings: Settings,
-) -> tuple[BatchRequest, BatchRequest]:
-    """The two requests of one job; their custom_ids are derived from the job id."""
-    return (
-        text_request(f"{job_id}-data", prompt, instructions, schema, settings),
-        image_request(f"{job_id}-image", image_prompt, settings),
     )
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from batchcook.config import Mode, Settings
 from batchcook.generation.batch.jsonl import BatchRequest
 from batchcook.generation.catalog import Tier
-from batchcook.generation.requests import image_request, text_request
+from batchcook.generation.requests import job_requests
 
 Role = Literal["recipe", "image"]  # how a result is read: structured data, or a picture
 
@@ -51,8 +51,7 @@ def plan(
     mode: Mode,
 ) -> list[Part]:
     """The parts of one job. Custom ids derive from the job id, so a re-run plans the same."""
-    text = text_request(f"{job_id}-data", prompt, instructions, schema, settings)
-    image = image_request(f"{job_id}-image", image_prompt, settings)
+    text, image = job_requests(job_id, prompt, instructions, schema, image_prompt, settings)
     text_tier: Tier = mode
     image_tier: Tier = "standard"
     if mode == "batch" or (mode == "flex" and settings.flex_image == "batch"):

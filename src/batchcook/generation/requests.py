@@ -56,3 +56,18 @@ def image_request(custom_id: str, image_prompt: str, settings: Settings) -> Batc
     if settings.image_format != "png":
         body["output_compression"] = settings.image_compression
     return BatchRequest(custom_id, IMAGES, body)
+
+
+def job_requests(
+    job_id: str,
+    prompt: str,
+    instructions: str,
+    schema: type[BaseModel],
+    image_prompt: str,
+    settings: Settings,
+) -> tuple[BatchRequest, BatchRequest]:
+    """The two requests of one job; their custom_ids are derived from the job id."""
+    return (
+        text_request(f"{job_id}-data", prompt, instructions, schema, settings),
+        image_request(f"{job_id}-image", image_prompt, settings),
+    )

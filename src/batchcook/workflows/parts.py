@@ -520,11 +520,6 @@ def followed(url: str, within: float, among: list[str] | None = None) -> bool:
     return stale is None
 
 
-def waiting(url: str) -> int:
-    with _engine(url).begin() as conn:
-        return len(conn.execute(select(parts.c.custom_id).where(parts.c.state == "waiting")).all())
-
-
 async def run(fn: Any, *args: Any) -> Any:
     """Any of the above off the event loop."""
     return await asyncio.to_thread(fn, *args)

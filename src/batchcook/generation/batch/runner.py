@@ -348,30 +348,15 @@ class BatchRunner:
         raise AssertionError("unreachable")
 
     async def _read_results(self, batch: Batch, file_id: str) -> dict[str, Result]:
-        """Stream one result file line by line; a dropped connection restarts the file."""
-        for attempt in range(1, self.download_attempts + 1):
-            results: dict[str, Result] = {}
-            try:
-                async with (
-                    self._slots,
-                    self.client.files.with_streaming_response.content(file_id) as response,
-                ):
-                    async for raw in response.iter_lines():
-                        if raw.strip():
-                            result = _parse_line(raw, batch.id)
-                            results[result.custom_id] = result
-                return results
-            except TRANSPORT_ERRORS as err:
-                log.warning(
-                    "download of %s broke (%s), attempt %d/%d",
-                    file_id,
-                    type(err).__name__,
-                    attempt,
-                    self.download_attempts,
-                )
-                if attempt == self.download_attempts:
-                    raise
-        raise AssertionError("unreachable")
+        """One result file as a dict by custom id (the library's in-memory path; the
+        service streams into its parts table instead). A restarted download overwrites."""
+        results: dict[str, Result] = {}
+
+        async def keep(lines: list[Result]) -> None:
+            results.update((r.custom_id, r) for r in lines)
+
+        await self.stream_results(batch, file_id, keep)
+        return results
 
     # --- housekeeping --------------------------------------------------------------------
 
