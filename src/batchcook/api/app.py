@@ -32,6 +32,7 @@ from batchcook.doctor import SchemaCache, preflight, run_doctor
 from batchcook.generation.batch.facts import JOB_METADATA
 from batchcook.inputs import InputError, build_bulk, build_job
 from batchcook.jobs import JOB_STATUSES, TERMINAL_STATUSES, Job, new_job_id
+from batchcook.stores.base import TakesComments
 from batchcook.stores.notion.errors import NotionAPIError
 from batchcook.web import mount_gallery
 from batchcook.workflows import engine, job_metrics, marks
@@ -334,9 +335,9 @@ def create_app(
         if stale is not None:
             log.warning("Notion event %s ignored: %s", event["id"][:64], stale)
             return SafeJSONResponse({"message": f"ignored: {stale}"})
-        store: Any = runtime().store(None)
+        store = runtime().store(None)
         try:
-            if not hasattr(store, "read_comment"):
+            if not isinstance(store, TakesComments):
                 raise HTTPProblem(501, "the #modify webhook needs the Notion store (NOTION_TOKEN)")
             try:
                 page_id, text, author = await store.read_comment(comment_id)
@@ -353,9 +354,7 @@ def create_app(
             if not await store.is_recipe_page(page_id):
                 return SafeJSONResponse({"message": "ignored: page is not in the recipes database"})
         finally:
-            close = getattr(store, "aclose", None)
-            if close is not None:
-                await close()
+            await store.aclose()
         if len(change) > settings.max_prompt_chars:
             return SafeJSONResponse({"message": "ignored: the requested change is too long"})
         # One job per comment, whatever the event id: a replayed or re-sent event for the

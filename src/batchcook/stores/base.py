@@ -87,3 +87,31 @@ class RecipeStore(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ShowsProgress(Protocol):
+    """A store that can show a recipe on its way (Notion): a placeholder while the batches
+    run, marked failed if the job fails. Checked with ``isinstance``; the local store has
+    no page to show, and the workflows skip these steps for it."""
+
+    async def placeholder(self, title: str, job_id: str, batch_ids: list[str]) -> StoredRecipe:
+        """A page that says the recipe is coming; ``create`` with the job id fills it in."""
+        ...
+
+    async def mark_failed(self, job_id: str, reason: str) -> None: ...
+
+
+@runtime_checkable
+class TakesComments(Protocol):
+    """A store whose pages take ``#modify`` comments through a webhook (Notion)."""
+
+    async def read_comment(self, comment_id: str) -> tuple[str, str, str]:
+        """(page id, plain text, author id) of a comment."""
+        ...
+
+    async def integration_id(self) -> str:
+        """Our own user: comments it wrote must never trigger a modification."""
+        ...
+
+    async def is_recipe_page(self, page_id: str) -> bool: ...

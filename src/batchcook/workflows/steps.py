@@ -30,7 +30,8 @@ from batchcook.generation.generate import check_models, interpret
 from batchcook.generation.plan import Part, plan
 from batchcook.jobs import Cost
 from batchcook.recipes.schema import Recipe
-from batchcook.stores import Image
+from batchcook.stores import Image, RecipeStore
+from batchcook.stores.base import ShowsProgress
 from batchcook.transient import is_transient
 from batchcook.workflows import parts, spend
 from batchcook.workflows.runtime import runtime
@@ -224,14 +225,14 @@ async def forget_parts(job_id: str) -> Outcome:
     return await _guard("forget_parts", work)
 
 
-async def _with_store(work: Callable[[Any], Awaitable[T]], database_id: str | None = None) -> T:
+async def _with_store(
+    work: Callable[[RecipeStore], Awaitable[T]], database_id: str | None = None
+) -> T:
     store = runtime().store(database_id)
     try:
         return await work(store)
     finally:
-        close = getattr(store, "aclose", None)
-        if close is not None:
-            await close()
+        await store.aclose()
 
 
 async def _image(generated: dict[str, Any]) -> Image:
@@ -260,7 +261,7 @@ async def write_recipe(
     async def work() -> dict[str, str]:
         recipe = Recipe.model_validate(generated["recipe"])
 
-        async def create(store: Any) -> dict[str, str]:
+        async def create(store: RecipeStore) -> dict[str, str]:
             stored = await store.create(recipe, await _image(generated), job_id=job_id)
             return {"id": stored.id, "url": stored.url}
 
@@ -272,7 +273,7 @@ async def write_recipe(
 @DBOS.step(name="read_recipe")
 async def read_recipe(page_id: str) -> Outcome:
     async def work() -> dict[str, Any]:
-        async def read(store: Any) -> dict[str, Any]:
+        async def read(store: RecipeStore) -> dict[str, Any]:
             recipe: Recipe = await store.read(page_id)
             return recipe.model_dump(mode="json")
 
@@ -288,7 +289,7 @@ async def update_recipe(page_id: str, generated: dict[str, Any]) -> Outcome:
     async def work() -> dict[str, str]:
         recipe = Recipe.model_validate(generated["recipe"])
 
-        async def update(store: Any) -> dict[str, str]:
+        async def update(store: RecipeStore) -> dict[str, str]:
             stored = await store.update(page_id, recipe, await _image(generated))
             return {"id": stored.id, "url": stored.url}
 
@@ -345,8 +346,8 @@ async def write_placeholder(
     """A page that says the recipe is coming, for stores that can show one (Notion)."""
 
     async def work() -> dict[str, str] | None:
-        async def place(store: Any) -> dict[str, str] | None:
-            if not hasattr(store, "placeholder"):
+        async def place(store: RecipeStore) -> dict[str, str] | None:
+            if not isinstance(store, ShowsProgress):
                 return None
             stored = await store.placeholder(title, job_id, batch_ids)
             return {"id": stored.id, "url": stored.url}
@@ -361,8 +362,8 @@ async def mark_failed(job_id: str, reason: str, database_id: str | None = None) 
     """Status "Failed" and the reason on the job's placeholder page, if it has one."""
 
     async def work() -> None:
-        async def mark(store: Any) -> None:
-            if hasattr(store, "mark_failed"):
+        async def mark(store: RecipeStore) -> None:
+            if isinstance(store, ShowsProgress):
                 await store.mark_failed(job_id, reason)
 
         await _with_store(mark, database_id)
