@@ -4,6 +4,9 @@ rule, and cost/savings from job records."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
 from openai.types import Batch
@@ -198,3 +201,35 @@ def test_a_worker_serves_its_own_counters_on_a_port_behind_the_api_key() -> None
     assert httpx.get(url, params={"key": "k-1"}).status_code == 200
     r = httpx.get(url, headers={"Authorization": "Bearer k-1"})
     assert r.status_code == 200 and "batchcook_api_requests" in r.text
+
+
+class SlowRecords(job_metrics.JobRecords):
+    """Job records that take ``delay`` seconds to read, as under a thousand starting jobs."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay, self.reads = delay, 0
+
+    async def refresh(self, catalog_path: object = None) -> job_metrics.Snapshot:
+        self.reads += 1
+        await asyncio.sleep(self.delay)
+        self.snapshot = job_metrics.summarize([Job(id=f"j{self.reads}", kind="create", prompt="p")])
+        self.read_at = time.time()
+        return self.snapshot
+
+
+async def test_a_scrape_never_waits_long_for_job_records() -> None:
+    """A slow read answers the scrape with the last snapshot (and its age) within the wait;
+    the read goes on, one at a time however many scrapes come, and the next scrape sees it."""
+    records = SlowRecords(delay=0.5)
+    started = time.monotonic()
+    await asyncio.gather(*(records.fresh(wait=0.05) for _ in range(5)))
+    assert time.monotonic() - started < 0.4 and records.snapshot is None
+    assert records.reads == 1  # five scrapes, one read
+    await records.fresh(wait=2)  # joins the read in flight
+    assert records.reads == 1 and records.snapshot is not None
+    ages = {f.name: f for f in records.collect()}["batchcook_jobs_snapshot_age_seconds"]
+    assert 0 <= ages.samples[0].value < 1
+    fast = SlowRecords(delay=0)
+    await fast.fresh(wait=1)  # a quick read: the scrape gets it fresh
+    assert fast.snapshot is not None and fast.reads == 1

@@ -6,7 +6,10 @@ registered into ``batchcook.instrument.REGISTRY`` so one exposition serves both 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -25,6 +28,8 @@ from batchcook.workflows.names import JOB_WORKFLOWS
 
 log = logging.getLogger(__name__)
 RECORD_WINDOW = 1000  # job records the batchcook_jobs* gauges cover (the latest ones)
+SCRAPE_WAIT = 0.8  # seconds a scrape waits for fresh records before answering with the last
+READERS = 16  # job records read at once
 CONTENT_TYPE = instrument.CONTENT_TYPE
 
 
@@ -80,7 +85,23 @@ class JobRecords(Collector):
     def __init__(self, window: int = RECORD_WINDOW) -> None:
         self.window = window
         self.snapshot: Snapshot | None = None
+        self.read_at: float | None = None
         self._finished: dict[str, Job] = {}
+        self._reading: asyncio.Task[Snapshot] | None = None
+
+    async def fresh(self, catalog_path: Any = None, wait: float = SCRAPE_WAIT) -> None:
+        """Read the records, waiting at most ``wait`` seconds: under load (a thousand jobs
+        starting) a read takes longer than a scraper should wait, so the scrape answers
+        with the last snapshot (``batchcook_jobs_snapshot_age_seconds`` says how old) and
+        the read goes on for the next one. One read at a time, however many scrapes."""
+        loop = asyncio.get_running_loop()
+        task = self._reading
+        if task is None or task.done() or task.get_loop() is not loop:
+            task = loop.create_task(self.refresh(catalog_path))
+            task.add_done_callback(_log_failure)
+            self._reading = task
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), wait)
 
     async def refresh(self, catalog_path: Any = None) -> Snapshot:
         # No lock: two concurrent scrapes both read, and the last one's cache stays.
@@ -91,13 +112,19 @@ class JobRecords(Collector):
             load_input=False,
             load_output=False,
         )
-        jobs: list[Job] = []
-        for w in workflows:
-            job = self._finished.get(w.workflow_id) or await engine.get_job(w.workflow_id)
-            if job is not None:
-                jobs.append(job)
+        readers = asyncio.Semaphore(READERS)
+
+        async def record(workflow_id: str) -> Job | None:
+            if workflow_id in self._finished:
+                return self._finished[workflow_id]
+            async with readers:
+                return await engine.get_job(workflow_id)
+
+        found = await asyncio.gather(*(record(w.workflow_id) for w in workflows))
+        jobs = [j for j in found if j is not None]
         self._finished = {j.id: j for j in jobs if j.status in TERMINAL_STATUSES}
         self.snapshot = summarize(jobs, catalog_path)
+        self.read_at = time.time()
         return self.snapshot
 
     def collect(self) -> Iterator[Metric]:
@@ -110,6 +137,13 @@ class JobRecords(Collector):
         )
         scanned.add_metric([], snap.scanned)
         yield scanned
+        if self.read_at is not None:
+            age = GaugeMetricFamily(
+                "batchcook_jobs_snapshot_age_seconds",
+                "How long ago the job records behind the batchcook_jobs* gauges were read.",
+            )
+            age.add_metric([], round(time.time() - self.read_at, 3))
+            yield age
         jobs = GaugeMetricFamily(
             "batchcook_jobs",
             "Jobs by status, kind and mode, among the latest job records.",
@@ -148,11 +182,17 @@ JOB_RECORDS = JobRecords()
 instrument.REGISTRY.register(JOB_RECORDS)
 
 
+def _log_failure(task: asyncio.Task[Snapshot]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("metrics: could not read job records: %s", task.exception())
+
+
 async def exposition(catalog_path: Any = None) -> bytes:
-    """The text exposition: process counters plus freshly read job-record gauges. If the
-    records cannot be read, the scrape still answers, without the batchcook_jobs* gauges."""
+    """The text exposition: process counters plus job-record gauges, fresh unless reading
+    them takes longer than a scrape should wait. If the records cannot be read, the scrape
+    still answers, without the batchcook_jobs* gauges."""
     try:
-        await JOB_RECORDS.refresh(catalog_path)
+        await JOB_RECORDS.fresh(catalog_path)
     except Exception as err:
         log.warning("metrics: could not read job records: %s", err)
         JOB_RECORDS.snapshot = None
