@@ -151,6 +151,11 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("BATCHCOOK_WORKER_CONCURRENCY", "worker_concurrency"),
     )
+    job_start_rate: float = Field(
+        default=20.0,
+        ge=0,
+        validation_alias=AliasChoices("BATCHCOOK_JOB_START_RATE", "job_start_rate"),
+    )
     queue_poll_seconds: float = Field(
         default=1.0,
         gt=0,

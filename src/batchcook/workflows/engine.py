@@ -7,6 +7,7 @@ the system database (SQLite under the data dir by default, Postgres by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -93,8 +94,10 @@ async def launch_async(
     store: StoreFactory | None = None,
     worker: bool = True,
 ) -> None:
-    """Start DBOS from inside a running event loop (the API server's lifespan)."""
-    _start(settings, openai, store, worker)
+    """Start DBOS from inside a running event loop (the API server's lifespan) — but from a
+    thread without one, so that DBOS runs the jobs on its own event loop thread, not on the
+    server's: a thousand jobs starting then never sit between a request and its answer."""
+    await asyncio.to_thread(_start, settings, openai, store, worker)
     await DBOS.register_queue_async(QUEUE, **_queue_options(settings))
     await DBOS.register_queue_async(SWEEP_QUEUE, **_sweep_queue_options(settings))
     await DBOS.register_queue_async(COLLECT_QUEUE, **_sweep_queue_options(settings))
@@ -103,10 +106,18 @@ async def launch_async(
 
 
 def _queue_options(settings: Settings) -> dict[str, Any]:
-    return {
+    """Jobs start at most ``job_start_rate`` a second across all workers: a burst of a
+    thousand requests is answered at once and its jobs start over the next seconds, instead
+    of a thousand jobs' first steps taking every database connection and thread the API
+    needs to answer (0: no limit)."""
+    options: dict[str, Any] = {
         "worker_concurrency": settings.worker_concurrency,
         "polling_interval_sec": settings.queue_poll_seconds,
     }
+    if settings.job_start_rate > 0:
+        period = max(1.0, 1.0 / settings.job_start_rate)
+        options["limiter"] = {"limit": round(settings.job_start_rate * period), "period": period}
+    return options
 
 
 def _sweep_queue_options(settings: Settings) -> dict[str, Any]:
