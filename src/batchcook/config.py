@@ -152,7 +152,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("BATCHCOOK_WORKER_CONCURRENCY", "worker_concurrency"),
     )
     job_start_rate: float = Field(
-        default=20.0,
+        default=0.0,
         ge=0,
         validation_alias=AliasChoices("BATCHCOOK_JOB_START_RATE", "job_start_rate"),
     )

@@ -106,10 +106,10 @@ async def launch_async(
 
 
 def _queue_options(settings: Settings) -> dict[str, Any]:
-    """Jobs start at most ``job_start_rate`` a second across all workers: a burst of a
-    thousand requests is answered at once and its jobs start over the next seconds, instead
-    of a thousand jobs' first steps taking every database connection and thread the API
-    needs to answer (0: no limit)."""
+    """With ``job_start_rate``, jobs start at most that many a second across all workers: a
+    burst of requests is answered sooner, its jobs starting over the next seconds. Off by
+    default: jobs that start together share batches, and spreading 1,000 jobs over 50 s
+    tripled the OpenAI calls per job (bench/slow_jobs.py)."""
     options: dict[str, Any] = {
         "worker_concurrency": settings.worker_concurrency,
         "polling_interval_sec": settings.queue_poll_seconds,
