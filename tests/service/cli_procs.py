@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import psycopg
 import pytest
 from dbos import DBOSClient
@@ -113,6 +114,26 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         # and Python then never raises KeyboardInterrupt on Ctrl-C.
         preexec_fn=_default_signals,
     )
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate every process still running, then wait for each (killing a straggler)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def api_healthy(port: int) -> bool:
+    """Does a ``batchcook serve`` on ``port`` answer its health check yet?"""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _default_signals() -> None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from cli_procs import (
     JobReader,
+    api_healthy,
     batchcook,
     fresh_database,
     poll,
@@ -21,6 +22,7 @@ from cli_procs import (
     process_env,
     run,
     start,
+    stop,
     wait_for_text,
 )
 from sqlalchemy import func, select
@@ -78,7 +80,7 @@ def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
                 )
                 procs.append(workers[name])
             for port in ports:
-                poll(lambda p=port: _healthy(p), f"API on port {port}", 30)
+                poll(lambda p=port: api_healthy(p), f"API on port {port}", 30)
             for name in workers:
                 wait_for_text(tmp_path / f"{name}.log", f"worker {name} on")
 
@@ -121,14 +123,7 @@ def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
             finally:
                 reader.close()
         finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except Exception:
-                    proc.kill()
+            stop(procs)
 
     failed = [(j.id, j.error) for j in jobs if j is not None and j.status != "succeeded"]
     assert failed == []
@@ -184,13 +179,6 @@ def _diagnose(
         tail = log.read_text(errors="replace").splitlines()[-25:]
         lines += [f"--- {log.name}", *tail]
     return "\n".join(lines)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _holds_jobs(reader: JobReader, executor: str) -> bool:

@@ -16,7 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_procs import batchcook, fresh_database, poll, postgres_available, process_env, start
+from cli_procs import (
+    api_healthy,
+    batchcook,
+    fresh_database,
+    poll,
+    postgres_available,
+    process_env,
+    start,
+    stop,
+)
 from openai import OpenAI
 
 from batchcook.config import Settings
@@ -104,7 +113,7 @@ def test_two_installs_never_touch_each_other(tmp_path: Path) -> None:
                 command = batchcook("serve", "--port", str(ports[name]))
                 procs.append(start(command, env, tmp_path / f"{name}.log"))
             for name, port in ports.items():
-                poll(lambda p=port: _healthy(p), f"{name}'s API", 60)
+                poll(lambda p=port: api_healthy(p), f"{name}'s API", 60)
 
             jobs: dict[str, list[str]] = {name: [] for name in installs}
             for i in range(JOBS):
@@ -138,13 +147,7 @@ def test_two_installs_never_touch_each_other(tmp_path: Path) -> None:
                     60,
                 )
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except Exception:
-                    proc.kill()
+            stop(procs)
 
     install_of: dict[str, str] = {}  # API key → the install id on its batches
     owner: dict[str, str] = {}  # file id → install id
@@ -196,13 +199,6 @@ def test_two_installs_never_touch_each_other(tmp_path: Path) -> None:
         for job_id in poisoned:
             assert by_status[job_id]["error"]["type"] == "RefusalError", by_status[job_id]
         assert len(notions[name].pages()) == len(ok)  # cancelled jobs wrote no page
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _job(port: int, job_id: str) -> dict[str, Any]:
