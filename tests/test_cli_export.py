@@ -140,18 +140,14 @@ async def test_a_modify_job_is_found_through_its_job_record(tmp_path: Path) -> N
 
 SEED_MODIFY_JOB = """
 import asyncio, sys
-from batchcook.cli_jobs import build_job, use_cli_executor
+from batchcook import service
 from batchcook.config import Settings
-from batchcook.workflows import engine
+from batchcook.inputs import build_job
 
 settings = Settings(_env_file=None)
 job = build_job("modify", "make it vegan", settings, page_id=sys.argv[1], request_id="m-1")
-settings = use_cli_executor(settings)
-engine.launch(settings, worker=False)  # no worker: the job stays queued, its record readable
-try:
-    asyncio.run(engine.start_job(job, enqueue=True))
-finally:
-    engine.shutdown()
+with service.local_engine(settings, worker=False):  # no worker: the job stays queued
+    asyncio.run(service.start([job]))
 print(job.id)
 """
 
@@ -180,14 +176,11 @@ def test_a_modify_job_id_end_to_end(recipe_id: str, data_dir: Path, tmp_path: Pa
     assert json.loads(exported.stdout)["name"] == "Pasta Carbonara"
 
 
-def test_an_unreadable_system_database_is_one_clear_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_an_unreadable_system_database_is_one_clear_error(tmp_path: Path) -> None:
     def refuse(*args: object) -> list[object]:
         raise OSError("connection refused\n  with a long traceback-like tail")
 
-    monkeypatch.setattr("batchcook.cli_jobs.read_jobs_local", refuse)
-    lookup = modify_job_recipe(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    lookup = modify_job_recipe(Settings(_env_file=None, data_dir=tmp_path), refuse)  # type: ignore[call-arg]
     with pytest.raises(ExportError, match=r"\(connection refused\); pass the recipe id") as e:
         lookup("modify-1")
     assert "\n" not in str(e.value)

@@ -15,8 +15,9 @@ from rich.console import Console
 
 from batchcook.budget import estimate_job
 from batchcook.cli_follow import Estimates, cost_text, follow_jobs, live_view, summary_text
-from batchcook.cli_jobs import InputError, build_job, check_mode, follow
+from batchcook.cli_jobs import follow
 from batchcook.config import Settings
+from batchcook.inputs import InputError, build_job, check_mode
 from batchcook.jobs import BatchState, Cost, Job, JobError
 from batchcook.workflows.orphans import orphaned
 

@@ -284,7 +284,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run queued jobs until SIGTERM/SIGINT; a restart resumes the jobs it was running."""
-    from batchcook.cli_jobs import run_worker
+    from batchcook.cli_local import run_worker
 
     settings = _settings()
     _database_or_exit(settings)
@@ -299,7 +299,8 @@ def _submit(
     dry_run: bool = False,
 ) -> None:
     """Shared by create and modify: validate, run (here or on a server), report, exit."""
-    from batchcook.cli_jobs import InputError, ServerError, build_job, run_local, run_on_server
+    from batchcook.cli_jobs import ServerError, run_on_server
+    from batchcook.inputs import InputError, build_job
 
     settings = _settings()
     try:
@@ -312,12 +313,13 @@ def _submit(
         return
     url = server or settings.server_url
     if not url:
-        _preflight_or_exit(settings, job)
-        _admit([job], settings)
+        _admit_or_exit([job], settings)
     try:
         if url:
             done = asyncio.run(run_on_server(url, settings, job, wait=wait, console=err))
         else:
+            from batchcook.cli_local import run_local  # DBOS: only for runs on this database
+
             done = run_local(settings, job, wait=wait, console=err)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
@@ -334,17 +336,23 @@ def _submit(
     _report(done, wait=wait, as_json=as_json, on_server=bool(url))
 
 
-def _preflight_or_exit(settings: Settings, job: Job) -> None:
-    """Refuse here what would fail after the batches are paid for (a server does the same
-    on its side). The doctor's words; exit 2, or 1 when Notion itself is failing."""
-    from batchcook.doctor import preflight
+def _admit_or_exit(jobs: list[Job], settings: Settings) -> None:
+    """Refuse here what would fail after the batches are paid for, and what would pass a
+    budget cap (a server does the same on its side): exit 2, or 1 when Notion itself is
+    failing."""
+    from batchcook import service
+    from batchcook.budget import BudgetExceeded
 
     _database_or_exit(settings)
-    problems = asyncio.run(preflight(settings, mode=job.mode, database_id=job.database_id))
-    for problem in problems:
-        typer.echo(f"error: {problem.check}: {problem.detail}", err=True)
-    if problems:
-        raise typer.Exit(1 if any(p.outage for p in problems) else 2)
+    try:
+        asyncio.run(service.admit(jobs, settings))
+    except service.NotReady as refused:
+        for problem in refused.problems:
+            typer.echo(f"error: {problem.check}: {problem.detail}", err=True)
+        raise typer.Exit(1 if refused.outage else 2) from None
+    except BudgetExceeded as refused:
+        err.print(f"[red]error:[/red] {refused}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _report(job: Job, *, wait: bool, as_json: bool, on_server: bool) -> None:
@@ -423,17 +431,6 @@ def _print_estimate(jobs: list[Job], settings: Settings, as_json: bool) -> None:
     typer.echo(f"at most ${total:.4f} for {len(jobs)} job(s); dry run: nothing was sent")
 
 
-def _admit(jobs: list[Job], settings: Settings) -> None:
-    """The budget caps, checked here for jobs run on this database (a server checks its own)."""
-    from batchcook.budget import BudgetExceeded, admit
-
-    try:
-        admit(jobs, settings)
-    except BudgetExceeded as refused:
-        err.print(f"[red]error:[/red] {refused}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
 def _submit_file(
     path: str,
     mode: str | None,
@@ -449,8 +446,8 @@ def _submit_file(
     import sys
     from pathlib import Path
 
-    from batchcook.cli_jobs import InputError, ServerError, run_bulk_local, run_bulk_on_server
-    from batchcook.inputs import build_bulk, prompt_lines
+    from batchcook.cli_jobs import ServerError, run_bulk_on_server
+    from batchcook.inputs import InputError, build_bulk, prompt_lines
 
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
@@ -470,12 +467,13 @@ def _submit_file(
         return
     url = server or settings.server_url
     if not url:
-        _preflight_or_exit(settings, jobs[0])
-        _admit(jobs, settings)
+        _admit_or_exit(jobs, settings)
     try:
         if url:
             started = asyncio.run(run_bulk_on_server(url, settings, jobs, wait=wait, console=err))
         else:
+            from batchcook.cli_local import run_bulk_local  # DBOS: only for local runs
+
             started = run_bulk_local(settings, jobs, wait=wait, console=err)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
@@ -549,9 +547,7 @@ def jobs(
         NoSuchJobs,
         ServerClient,
         ServerError,
-        follow_local,
         missing_ids,
-        read_jobs_local,
         select_and_follow,
         select_jobs,
     )
@@ -585,10 +581,13 @@ def jobs(
     try:
         if url:
             found = asyncio.run(remote())
-        elif follow:
-            found = follow_local(settings, ids, status, limit, err)
         else:
-            found = read_jobs_local(settings, ids, status, limit)
+            from batchcook.cli_local import follow_local, read_jobs_local  # DBOS: local only
+
+            if follow:
+                found = follow_local(settings, ids, status, limit, err)
+            else:
+                found = read_jobs_local(settings, ids, status, limit)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
@@ -650,10 +649,10 @@ def retry(
 ) -> None:
     """Try a failed job again, reusing every result it paid for (only what is missing is
     generated: the image when only the image failed; nothing when only the page write did)."""
+    from batchcook import service
     from batchcook.budget import BudgetExceeded
     from batchcook.cli_follow import Estimates
-    from batchcook.cli_jobs import ServerClient, ServerError, follow, retry_local
-    from batchcook.workflows.engine import NotRetryable
+    from batchcook.cli_jobs import ServerClient, ServerError, follow
 
     settings = _settings()
     url = server or settings.server_url
@@ -668,12 +667,18 @@ def retry(
             return await client.job(new_id)
 
     try:
-        job = (
-            asyncio.run(remote()) if url else retry_local(settings, job_id, wait=wait, console=err)
-        )
-    except (ServerError, NotRetryable) as error:
+        if url:
+            job = asyncio.run(remote())
+        else:
+            from batchcook.cli_local import retry_local  # DBOS: only for local runs
+
+            job = retry_local(settings, job_id, wait=wait, console=err)
+    except (ServerError, service.NotRetryable, service.NoSuchJob) as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
+    except service.NotReady as refused:
+        err.print(f"[red]error:[/red] {refused}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1 if refused.outage else 2) from None
     except BudgetExceeded as refused:
         err.print(f"[red]error:[/red] {refused}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -690,20 +695,31 @@ def cancel(
     server: str | None = typer.Option(None, help=SERVER_HELP),
 ) -> None:
     """Stop a running job and cancel its unfinished batches (finished lines stay billed)."""
-    from batchcook.cli_jobs import ServerClient, ServerError, cancel_local
+    from batchcook import service
+    from batchcook.cli_jobs import ServerClient, ServerError
 
     settings = _settings()
     url = server or settings.server_url
 
-    async def remote() -> tuple[Job | None, bool]:
+    async def remote() -> Job | None:
         async with ServerClient(url or "", settings) as client:
-            return await client.cancel(job_id), True  # the server answers 409 if it ended
+            return await client.cancel(job_id)  # the server answers 409 if it ended
 
+    stopped = True
     try:
-        job, stopped = asyncio.run(remote()) if url else cancel_local(settings, job_id)
+        if url:
+            job = asyncio.run(remote())
+        else:
+            from batchcook.cli_local import cancel_local  # DBOS: only for local runs
+
+            job = cancel_local(settings, job_id)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
+    except service.NoSuchJob:
+        job = None
+    except service.AlreadyEnded as ended:
+        job, stopped = ended.job, False
     if job is None:
         err.print(f"[red]error:[/red] no job {job_id!r}")
         raise typer.Exit(1)
@@ -725,7 +741,7 @@ def costs(
     """Spend and savings (against the standard price) by day and model."""
     from datetime import date
 
-    from batchcook.cli_jobs import ServerClient, ServerError, read_jobs_local
+    from batchcook.cli_jobs import ServerClient, ServerError
     from batchcook.costs import by_day_and_model
     from batchcook.generation.catalog import load_catalog
 
@@ -742,7 +758,12 @@ def costs(
             return await client.jobs(None, min(limit, 200))  # the API lists at most 200
 
     try:
-        found = asyncio.run(remote()) if url else read_jobs_local(settings, [], None, limit)
+        if url:
+            found = asyncio.run(remote())
+        else:
+            from batchcook.cli_local import read_jobs_local  # DBOS: only for local runs
+
+            found = read_jobs_local(settings, [], None, limit)
     except ServerError as error:
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
@@ -791,7 +812,7 @@ def notion_webhook_reset() -> None:
     A token is never replaced by a request (anyone can send an unsigned handshake): run this
     on the server, then resend the verification from the integration's Webhooks tab.
     """
-    from batchcook.api.webhook import reset_verification_token
+    from batchcook.stores.notion.webhook import reset_verification_token
 
     typer.echo(reset_verification_token(_settings()))
 
@@ -815,7 +836,12 @@ def export(
 ) -> None:
     """Write one recipe as JSON-LD, Markdown or a printable HTML page (from Notion when
     NOTION_TOKEN is set, else from the local store)."""
-    from batchcook.cli_export import FORMATS, ExportError, export_recipe
+    from batchcook.cli_export import FORMATS, ExportError, export_recipe, modify_job_recipe
+
+    def read_jobs(settings: Settings, ids: list[str], status: str | None, limit: int) -> list[Job]:
+        from batchcook.cli_local import read_jobs_local  # DBOS: only for a modify job's id
+
+        return read_jobs_local(settings, ids, status, limit)
 
     def fail(message: str, code: int) -> NoReturn:
         err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
@@ -824,8 +850,12 @@ def export(
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}", 2)
     try:
+        settings = _settings()
+        lookup = modify_job_recipe(settings, read_jobs)
         done = asyncio.run(
-            export_recipe(_settings(), recipe, fmt, output=output, image_url=image_url)
+            export_recipe(
+                settings, recipe, fmt, output=output, image_url=image_url, job_recipe=lookup
+            )
         )
     except ExportError as error:
         fail(str(error), error.exit_code)

@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal
 
 from batchcook.config import Settings
 from batchcook.errors import BatchcookError
 from batchcook.inputs import InputError, check_notion_id
+from batchcook.jobs import Job
 from batchcook.recipes.jsonld import recipe_jsonld
 from batchcook.recipes.markdown import recipe_markdown
 from batchcook.recipes.notion_mapping import Cover
@@ -30,9 +31,7 @@ from batchcook.recipes.printable import data_uri, recipe_html
 from batchcook.recipes.schema import Recipe
 from batchcook.stores.base import Image, RecipeNotFound, StoreError
 from batchcook.stores.local import LocalStore
-
-if TYPE_CHECKING:
-    from batchcook.stores.notion import NotionStore
+from batchcook.stores.notion import NotionStore
 
 Format = Literal["jsonld", "markdown", "html"]
 FORMATS: tuple[Format, ...] = ("jsonld", "markdown", "html")
@@ -42,7 +41,7 @@ FORMATS: tuple[Format, ...] = ("jsonld", "markdown", "html")
 JobLookup = Callable[[str], str | None]
 
 #: Either store export reads from.
-Store: TypeAlias = "LocalStore | NotionStore"
+Store = LocalStore | NotionStore
 
 
 class ExportError(BatchcookError):
@@ -82,9 +81,6 @@ class Exported:
 def open_store(settings: Settings) -> Store:
     """The store the jobs file recipes in, refusing the cases where it cannot hold any."""
     if settings.notion_token is not None:
-        # Lazy: notion-client and the OpenAI SDK (metrics) add a second to a local export.
-        from batchcook.stores.notion import NotionStore
-
         try:
             return NotionStore.from_settings(settings)
         except StoreError as error:  # the database id is missing
@@ -99,16 +95,18 @@ def open_store(settings: Settings) -> Store:
     return LocalStore(settings.data_dir)
 
 
-def modify_job_recipe(settings: Settings) -> JobLookup:
-    """Looks a modify job's record up on the system database (starting DBOS, so only for
-    ids that need it: create jobs are found in the store itself)."""
+#: Reads job records: (settings, job ids, status, limit) → the jobs found.
+JobReader = Callable[[Settings, list[str], str | None, int], list[Job]]
+
+
+def modify_job_recipe(settings: Settings, read_jobs: JobReader) -> JobLookup:
+    """Looks a modify job's record up on the system database with ``read_jobs`` (which
+    starts DBOS, so it is called only for ids that need it: create jobs are found in the
+    store itself)."""
 
     def lookup(job_id: str) -> str | None:
-        # Lazy: the workflow layer (DBOS) is heavy, and only a modify job's id needs it.
-        from batchcook.cli_jobs import read_jobs_local
-
         try:
-            found = read_jobs_local(settings, [job_id], None, 1)
+            found = read_jobs(settings, [job_id], None, 1)
         except Exception as error:  # an unreachable database, a bad URL: one line says which
             reason = (str(error).splitlines() or [type(error).__name__])[0]
             raise ExportError(
@@ -259,13 +257,14 @@ async def export_recipe(
     *,
     output: Path | None = None,
     image_url: str | None = None,
-    job_recipe: JobLookup | None = None,
+    job_recipe: JobLookup,
 ) -> Exported:
-    """The whole export: find the recipe ``ident`` names in the configured store and render
-    it. Every failure is an ``ExportError`` with one line for the user."""
+    """The whole export: find the recipe ``ident`` names in the configured store (or, for a
+    modify job's id, through ``job_recipe``) and render it. Every failure is an
+    ``ExportError`` with one line for the user."""
     store = open_store(settings)
     try:
-        source = await find_recipe(store, ident, job_recipe or modify_job_recipe(settings))
+        source = await find_recipe(store, ident, job_recipe)
         text = await render(source, fmt, output=output, image_url=image_url)
     except StoreError as error:  # Notion refused or failed: its message says what to do
         raise ExportError(" ".join(str(error).split())) from error

@@ -1,51 +1,41 @@
-"""What the ``create``/``modify``/``jobs``/``worker`` commands do, kept out of ``cli.py``.
+"""What the job commands do with a server, and what they share with local runs.
 
 Two ways to run a job:
 
-- **in-process** (no server configured): this process starts DBOS on the system database
-  and runs the workflow itself. Every CLI process gets its own executor id
-  (``cli-<host>-<pid>``) so that opening the database never "recovers" — steals — the jobs
-  a live worker or server is running under theirs. A job left behind by a CLI process that
-  died (Ctrl-C, crash) is *adopted* by the next worker or ``--wait`` CLI on the same host:
-  its pid is gone, so its pending workflows are resumed on the recipes queue.
 - **server** (``--server URL`` or ``BATCHCOOK_SERVER_URL``): submit over HTTP and follow
-  ``GET /api/jobs/{id}``.
+  ``GET /api/jobs/{id}`` — this module, which never loads DBOS.
+- **in-process** (no server configured): ``cli_local.py`` opens the system database and
+  runs or queues the job itself.
+
+Choosing and following jobs (``jobs``, ``jobs --follow``, ``--wait``) is the same for both:
+only the reader differs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 from collections.abc import Awaitable, Callable, Sequence
-from types import FrameType
 from typing import Any
 
 import httpx
 from rich.console import Console
 
-from batchcook.api.metrics_server import serve_in_thread
 from batchcook.cli_follow import Estimates, Estimator, Reader, follow_jobs, no_estimate
-from batchcook.config import Settings, without_password
+from batchcook.config import Settings
 from batchcook.errors import BatchcookError
-from batchcook.inputs import InputError, build_job, check_mode
-from batchcook.jobs import TERMINAL_STATUSES, Job
-from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
+from batchcook.jobs import Job
 
 __all__ = [
-    "InputError",
     "NoSuchJobs",
+    "ServerClient",
     "ServerError",
-    "build_job",
-    "cancel_local",
-    "check_mode",
-    "follow_local",
-    "read_jobs_local",
-    "retry_local",
-    "run_bulk_local",
+    "follow",
+    "follow_jobs",
+    "missing_ids",
     "run_bulk_on_server",
-    "run_local",
     "run_on_server",
+    "select_and_follow",
+    "select_jobs",
 ]
 
 
@@ -119,174 +109,6 @@ async def select_and_follow(
         raise NoSuchJobs(gone)
     ids = [job.id for job in found]
     return await follow_jobs(ids, read, console, estimate=estimate, interval=interval)
-
-
-# --- in-process -----------------------------------------------------------------------------
-
-
-async def read_local(job_id: str) -> Job | None:
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    return await engine.get_job(job_id)
-
-
-def run_local(settings: Settings, job: Job, *, wait: bool, console: Console) -> Job:
-    """Start ``job`` on the system database; with ``wait``, run it here until it ends.
-
-    Without ``wait`` the job is only enqueued: a worker (``batchcook worker``, a server, or a
-    later ``--wait``) runs it. Ctrl-C leaves the job pending for the next process to adopt.
-    """
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    settings = use_cli_executor(settings)
-    engine.launch(settings, worker=wait)
-    try:
-        return asyncio.run(_run_local(settings, job, wait, console))
-    finally:
-        engine.shutdown()
-
-
-def run_bulk_local(
-    settings: Settings, jobs: list[Job], *, wait: bool, console: Console
-) -> list[Job]:
-    """Start ``jobs`` (``create --file``) on the system database: queued for a worker, or,
-    with ``wait``, run here together and followed until every one has ended (Ctrl-C leaves
-    them pending for the next worker or ``--wait`` run to adopt, as for one job)."""
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    async def start_all() -> list[Job]:
-        if wait:
-            await adopt_orphans()
-        for job in jobs:
-            await engine.start_job(job, enqueue=not wait)
-        if not wait:
-            return jobs
-        interval = min(0.5, settings.poll_interval)
-        ids = [job.id for job in jobs]
-        return await follow_jobs(
-            ids, read_local, console, estimate=Estimates(settings), interval=interval
-        )
-
-    settings = use_cli_executor(settings)
-    engine.launch(settings, worker=wait)
-    try:
-        return asyncio.run(start_all())
-    finally:
-        engine.shutdown()
-
-
-def retry_local(settings: Settings, job_id: str, *, wait: bool, console: Console) -> Job | None:
-    """Start a retry of a failed job of this system database; with ``wait``, run it here."""
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    async def retry() -> Job | None:
-        from batchcook.budget import admit  # lazy, like the engine: in-process runs only
-
-        if wait:
-            await adopt_orphans()
-        old = await engine.get_job(job_id)
-        if old is None:
-            return None
-        job = engine.new_attempt(old)
-        await asyncio.to_thread(admit, [job], settings)  # at most what it costs anew
-        await engine.start_job(job, enqueue=not wait)
-        if not wait:
-            return await engine.get_job(job.id) or job
-        interval = min(0.5, settings.poll_interval)
-        return await follow(
-            job.id, read_local, console, estimate=Estimates(settings), interval=interval
-        )
-
-    settings = use_cli_executor(settings)
-    engine.launch(settings, worker=wait)
-    try:
-        return asyncio.run(retry())
-    finally:
-        engine.shutdown()
-
-
-def cancel_local(settings: Settings, job_id: str) -> tuple[Job | None, bool]:
-    """Cancel a job of this system database from here (its batches too): the job, and
-    whether this call stopped it (False: it had already ended)."""
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    async def cancel() -> tuple[Job | None, bool]:
-        before = await engine.get_job(job_id)
-        if before is None or before.status in TERMINAL_STATUSES:
-            return before, False
-        return await engine.cancel_job(job_id), True
-
-    settings = use_cli_executor(settings)
-    engine.launch(settings, worker=False)
-    try:
-        return asyncio.run(cancel())
-    finally:
-        engine.shutdown()
-
-
-async def _run_local(settings: Settings, job: Job, wait: bool, console: Console) -> Job:
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    if wait:
-        await adopt_orphans()
-    await engine.start_job(job, enqueue=not wait)
-    if not wait:
-        return await engine.get_job(job.id) or job
-    interval = min(0.5, settings.poll_interval)
-    return await follow(
-        job.id, read_local, console, estimate=Estimates(settings), interval=interval
-    )
-
-
-async def list_local(status: str | None, limit: int) -> list[Job]:
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    return await engine.list_jobs(status=status, limit=limit)
-
-
-def read_jobs_local(
-    settings: Settings, job_ids: Sequence[str], status: str | None, limit: int
-) -> list[Job]:
-    """Read job records without running anything (own executor id; not a worker): the jobs
-    named that exist, else the latest."""
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    settings = use_cli_executor(settings)
-    engine.launch(settings, worker=False)
-    try:
-        return asyncio.run(select_jobs(job_ids, status, limit, read_local, list_local))
-    finally:
-        engine.shutdown()
-
-
-def follow_local(
-    settings: Settings,
-    job_ids: Sequence[str],
-    status: str | None,
-    limit: int,
-    console: Console,
-) -> list[Job]:
-    """``jobs --follow`` on the system database. Only reads: the jobs run in whichever
-    worker, server or ``--wait`` process has them, so stopping this stops nothing."""
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    settings = use_cli_executor(settings)
-    engine.launch(settings, worker=False)
-    try:
-        return asyncio.run(
-            select_and_follow(
-                job_ids,
-                status,
-                limit,
-                read_local,
-                list_local,
-                console,
-                estimate=Estimates(settings),
-                interval=min(0.5, settings.poll_interval),
-            )
-        )
-    finally:
-        engine.shutdown()
 
 
 # --- server ---------------------------------------------------------------------------------
@@ -398,37 +220,3 @@ async def run_bulk_on_server(
         return await follow_jobs(
             ids, server.job, console, estimate=Estimates(settings), interval=1.0
         )
-
-
-# --- worker ---------------------------------------------------------------------------------
-
-
-def run_worker(settings: Settings, console: Console, stop: threading.Event | None = None) -> None:
-    """Run queued jobs (and recover this executor's) until SIGTERM/SIGINT, then stop DBOS.
-
-    The executor id is ``DBOS__VMID`` (default ``local``): a restarted worker with the
-    same id recovers the jobs its predecessor was running.
-    """
-    from batchcook.workflows import engine  # lazy: DBOS is heavy; --server runs never need it
-
-    stop = stop or threading.Event()
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
-    engine.launch(settings, worker=True)
-    serve_in_thread(settings)  # BATCHCOOK_METRICS_PORT: this worker's own counters
-    try:
-        adopted = asyncio.run(adopt_orphans())
-        executor = settings.executor_id
-        console.print(
-            f"worker {executor} on {without_password(settings.database())}"
-            + (f"; adopted {len(adopted)} job(s) of stopped CLI runs" if adopted else "")
-        )
-        stop.wait()
-        console.print("stopping worker; unfinished jobs resume at its next start")
-    finally:
-        engine.shutdown()
-        for sig, old in previous.items():
-            signal.signal(sig, old)

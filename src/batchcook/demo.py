@@ -25,8 +25,9 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from batchcook.api.app import create_app
-from batchcook.cli_jobs import build_job, run_local
+from batchcook.cli_local import run_local
 from batchcook.config import Settings, get_settings
+from batchcook.inputs import build_job
 from batchcook.jobs import Job
 from batchcook.stores.local import LocalStore
 from batchcook.stores.notion import NotionStore

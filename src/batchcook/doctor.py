@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 import openai
 import psycopg
 
-from batchcook.api.webhook import verification_token
 from batchcook.config import Mode, Settings, without_password
 from batchcook.generation.catalog import Catalog, Endpoint, load_catalog
 from batchcook.generation.generate import RETIREMENT_WARNING_DAYS
@@ -34,6 +33,7 @@ from batchcook.recipes import notion_mapping as mapping
 from batchcook.stores.base import StoreError
 from batchcook.stores.notion import NotionStore, RetryPolicy, schema
 from batchcook.stores.notion.errors import NotionAPIError
+from batchcook.stores.notion.webhook import verification_token
 
 NOTION_TIMEOUT = 10.0  # seconds per request: a doctor that hangs helps nobody
 

@@ -10,6 +10,9 @@ trying again costs money (resubmitting a generation does: the workflows decide t
     ├── SettingsError         the environment holds values batchcook cannot use
     ├── BudgetExceeded        a job would pass a spending cap; nothing was sent (API 429)
     ├── NotRetryable          only a failed job can be retried (API 409)
+    ├── the service layer's (service.py, with their statuses and exit codes):
+    │   NotReady (422/503), NoSuchJob (404), AlreadyEnded (409), BadEvent (400),
+    │   NeedsNotion (501)
     ├── UnknownModel          a model the catalog does not list
     ├── GenerationError       OpenAI did not give us what we asked for
     │   ├── ModelRetiredError, ModelUnsupportedError, BatchCreationError

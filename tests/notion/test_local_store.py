@@ -10,8 +10,8 @@ import pytest
 
 from batchcook.config import Settings
 from batchcook.recipes.fixtures import carbonara
-from batchcook.stores import open_store
 from batchcook.stores.base import Image
+from batchcook.stores.choose import open_store
 from batchcook.stores.local import LocalStore
 from batchcook.stores.notion import NotionStore
 

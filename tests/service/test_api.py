@@ -17,9 +17,9 @@ from pydantic import SecretStr
 
 from batchcook import budget
 from batchcook.api.app import create_app
-from batchcook.api.webhook import reset_verification_token, sign
 from batchcook.config import Settings
 from batchcook.jobs import Job
+from batchcook.stores.notion.webhook import reset_verification_token, sign
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
 from batchcook.testing.openai_emulator.webhooks import batch_event, signed_request

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from batchcook import service
 from batchcook.config import Settings
 from batchcook.inputs import InputError, build_job
 from batchcook.jobs import TERMINAL_STATUSES, Job
@@ -29,7 +30,6 @@ from batchcook.recipes.jsonld import ingredient_line, jsonld_script_tag, recipe_
 from batchcook.stores.base import RecipeNotFound, RecipeStore
 from batchcook.stores.local import LocalStore
 from batchcook.web import gallery
-from batchcook.workflows import engine
 from batchcook.workflows.runtime import runtime
 
 #: Pages load only what this origin serves; the JSON-LD block is data, not script, so it
@@ -169,7 +169,7 @@ def mount_gallery(app: FastAPI, settings: Settings, admit: Admit = _admit_all) -
         refused = await admit(job)
         if refused is not None:
             return await index_page(request, gallery.Query(), 422, refused)
-        await engine.start_job(job)
+        await service.start([job])
         return RedirectResponse(request.url_for("gallery_job", job_id=job.id), status_code=303)
 
     @app.get("/recipes/{recipe_id}", include_in_schema=False, name="gallery_recipe")
@@ -204,8 +204,9 @@ def mount_gallery(app: FastAPI, settings: Settings, admit: Admit = _admit_all) -
 
     @app.get("/jobs/{job_id}", include_in_schema=False, name="gallery_job")
     async def job_page(request: Request, job_id: str) -> Response:
-        job = await engine.get_job(job_id)
-        if job is None:
+        try:
+            job = await service.read(job_id)
+        except service.NoSuchJob:
             return not_found(request, "There is no such job.")
         async with _store() as store:
             local = isinstance(store, LocalStore)
@@ -230,7 +231,7 @@ def mount_gallery(app: FastAPI, settings: Settings, admit: Admit = _admit_all) -
 async def _notion_pages(query: gallery.Query) -> list[Job]:
     """With the Notion store the gallery lists the latest jobs' pages (title and link to
     Notion) from the job records: reading recipes back from Notion is not built."""
-    jobs = await engine.list_jobs(status="succeeded", limit=NOTION_LISTING)
+    jobs = await service.latest("succeeded", NOTION_LISTING)
     seen: set[str] = set()
     pages: list[Job] = []
     words = query.text.casefold().split()

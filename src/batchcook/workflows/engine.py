@@ -200,6 +200,15 @@ class NotRetryable(BatchcookError, ValueError):
     """Only a failed job can be retried."""
 
 
+async def wake(workflow_id: str, batch_id: str) -> bool:
+    """Tell the workflow following ``batch_id`` (a job, or a collector round) that it
+    changed, so it looks now instead of at its next poll. False: no such workflow here."""
+    if await DBOS.get_workflow_status_async(workflow_id) is None:
+        return False
+    await DBOS.send_async(workflow_id, {"batch": batch_id}, topic=recipes.WAKE_TOPIC)
+    return True
+
+
 def new_attempt(old: Job) -> Job:
     """The job that retries ``old`` (which must have failed): same request, a new id, and
     ``retry_of`` so its workflow reuses what ``old`` paid for."""

@@ -13,7 +13,8 @@ from openai import AsyncOpenAI
 
 from batchcook.config import Settings
 from batchcook.generation.generate import openai_client
-from batchcook.stores import RecipeStore, open_store
+from batchcook.stores import RecipeStore
+from batchcook.stores.choose import open_store
 
 StoreFactory = Callable[[str | None], RecipeStore]
 
