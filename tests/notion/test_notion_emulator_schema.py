@@ -178,26 +178,26 @@ async def test_update_data_source_adds_renames_retypes_and_removes(
         parent={"type": "data_source_id", "data_source_id": source_id},
         properties=m.recipe_properties(carbonara(), job_id="job-1"),
     )
-    fiber_id = emulator.workspace.recipes.properties[m.FIBER]["id"]
+    fiber_id = emulator.workspace.recipes.properties["Fiber (g)"]["id"]
     updated = await client.data_sources.update(
         source_id,
         properties={
             "Rating": {"number": {"format": "number"}},
-            m.DIFFICULTY: {"name": "Level"},
+            "Difficulty": {"name": "Level"},
             fiber_id: None,
-            m.SERVING_SIZE: {"number": {}},
+            "Serving Size": {"number": {}},
             m.STATUS: {"select": {"options": [{"name": "Archived"}]}},
         },
     )
     types = {name: p["type"] for name, p in updated["properties"].items()}
     assert types["Rating"] == "number" and types["Level"] == "select"
-    assert m.DIFFICULTY not in types and m.FIBER not in types
-    assert types[m.SERVING_SIZE] == "number"
+    assert "Difficulty" not in types and "Fiber (g)" not in types
+    assert types["Serving Size"] == "number"
     status_options = updated["properties"][m.STATUS]["select"]["options"]
     assert [o["name"] for o in status_options][-1] == "Archived"
     read = (await client.pages.retrieve(page["id"]))["properties"]
     assert read["Level"]["select"]["name"] == carbonara().difficulty  # kept under the new name
-    assert read[m.SERVING_SIZE]["number"] is None  # retyped: the old text is gone
+    assert read["Serving Size"]["number"] is None  # retyped: the old text is gone
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ async def test_update_data_source_adds_renames_retypes_and_removes(
         ({"Nope": None}, "Nope is not a property that exists"),
         ({"Nope": {"name": "Still nope"}}, "Nope is not a property that exists"),
         ({"Due": {"deadline": {}}}, "Fix one"),
-        ({m.DIFFICULTY: {"name": m.DIET}}, "already exists"),
+        ({"Difficulty": {"name": "Diet"}}, "already exists"),
     ],
 )
 async def test_schema_updates_notion_refuses_change_nothing(

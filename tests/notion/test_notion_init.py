@@ -138,10 +138,10 @@ def test_fix_adds_what_is_missing_and_leaves_the_users_properties_alone(
     emulator: NotionEmulator, env: dict[str, str], notion_url: str
 ) -> None:
     recipes = emulator.workspace.recipes.properties
-    emulator.set_property(m.DIFFICULTY, None)
+    emulator.set_property("Difficulty", None)
     emulator.set_property(m.STATUS, None)
     emulator.set_property("Rating", "number")  # the user's own
-    cook_time = recipes.pop(m.COOK_TIME)  # renamed by the user
+    cook_time = recipes.pop("Cook Time (min)")  # renamed by the user
     recipes["Cook time"] = {**cook_time, "name": "Cook time"}
     result = init(env, "--fix", emulator.recipes_database_id)
     assert result.exit_code == 0, result.output
@@ -149,7 +149,7 @@ def test_fix_adds_what_is_missing_and_leaves_the_users_properties_alone(
         "Added 'Difficulty' (select), 'Cook Time (min)' (number), 'Status' (select)."
     )
     [patch] = [r for r in emulator.journal if r.method == "PATCH"]
-    assert set(patch.body["properties"]) == {m.DIFFICULTY, m.COOK_TIME, m.STATUS}
+    assert set(patch.body["properties"]) == {"Difficulty", "Cook Time (min)", m.STATUS}
     assert recipes["Rating"]["type"] == "number"
     assert recipes["Cook time"] == {**cook_time, "name": "Cook time"}
     assert types(emulator, emulator.recipes_data_source_id) == {
@@ -168,15 +168,15 @@ def test_fix_adds_what_is_missing_and_leaves_the_users_properties_alone(
 def test_fix_reports_a_property_of_the_wrong_type_and_leaves_it(
     emulator: NotionEmulator, env: dict[str, str]
 ) -> None:
-    emulator.set_property(m.PREP_TIME, "rich_text")
-    emulator.set_property(m.DIFFICULTY, None)
+    emulator.set_property("Prep Time (min)", "rich_text")
+    emulator.set_property("Difficulty", None)
     result = init(env, "--fix", emulator.recipes_database_id)
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("error: property 'Prep Time (min)' is rich_text, but batchcook writes")
     assert "number" in line
-    assert types(emulator, emulator.recipes_data_source_id)[m.PREP_TIME] == "rich_text"
-    assert types(emulator, emulator.recipes_data_source_id)[m.DIFFICULTY] == "select"  # added
+    assert types(emulator, emulator.recipes_data_source_id)["Prep Time (min)"] == "rich_text"
+    assert types(emulator, emulator.recipes_data_source_id)["Difficulty"] == "select"  # added
 
 
 def test_fix_asks_for_the_title_property_to_be_renamed(

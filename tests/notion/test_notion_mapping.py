@@ -8,6 +8,7 @@ import pytest
 
 from batchcook.recipes import notion_mapping as m
 from batchcook.recipes.fixtures import carbonara
+from batchcook.recipes.markdown import recipe_markdown
 from batchcook.recipes.schema import Ingredient, Recipe
 from batchcook.testing.openai_emulator.fixtures import Fixture, shipped_fixtures
 
@@ -43,9 +44,24 @@ def test_round_trip_without_notion() -> None:
     assert m.recipe_from_page(*page_of(recipe)) == m.normalise_for_notion(recipe)
 
 
+def test_a_new_property_is_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer, the reader, the schema the database must have and the local store's
+    Markdown all follow ``PROPERTIES``: a row added there shows up in all four."""
+    row = m.Property("Servings Note", "rich_text", "serving_size")
+    monkeypatch.setattr(m, "PROPERTIES", (*m.PROPERTIES, row))
+    recipe = carbonara()
+    assert m.required_schema()["Servings Note"] == "rich_text"
+    written = m.recipe_properties(recipe)["Servings Note"]
+    assert m.plain_text(written["rich_text"]) == recipe.serving_size
+    props, blocks = page_of(recipe)
+    props["Servings Note"]["rich_text"] = as_returned(m.rich_text("12 people"))
+    assert m.recipe_from_page(props, blocks).serving_size == "12 people"  # read from the row
+    assert f"- Servings Note: {recipe.serving_size}" in recipe_markdown(recipe).splitlines()
+
+
 def test_every_rich_text_piece_within_2000_chars() -> None:
     recipe = carbonara().model_copy(update={"description": "x" * 4500})
-    pieces = m.recipe_properties(recipe)[m.DESCRIPTION]["rich_text"]
+    pieces = m.recipe_properties(recipe)["Description"]["rich_text"]
     assert [len(p["text"]["content"]) for p in pieces] == [2000, 2000, 500]
     assert m.recipe_from_page(*page_of(recipe)).description == "x" * 4500
 
@@ -60,7 +76,7 @@ def test_many_ingredients_stay_within_100_items_and_round_trip() -> None:
 
 def test_commas_in_tags_are_replaced_as_notion_requires() -> None:
     recipe = carbonara().model_copy(update={"diet": ["Low-fat, high-protein"]})
-    assert m.recipe_properties(recipe)[m.DIET] == {
+    assert m.recipe_properties(recipe)["Diet"] == {
         "multi_select": [{"name": "Low-fat; high-protein"}]
     }
     assert m.recipe_from_page(*page_of(recipe)) == m.normalise_for_notion(recipe)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
+from batchcook.recipes import notion_mapping
 from batchcook.recipes.schema import Recipe
 
 _ALT_SPECIAL = re.compile(r"([\\\[\]])")
@@ -39,22 +40,7 @@ def recipe_markdown(recipe: Recipe, *, image_path: str | None = None) -> str:
     if image_path:
         lines += [image_markdown(recipe.title, image_path), ""]
     lines += [recipe.description, "", f"> TL;DR: {recipe.tldr}", ""]
-    facts = [
-        ("Country of Origin", recipe.country),
-        ("Difficulty", recipe.difficulty),
-        ("Prep Time (min)", str(recipe.prep_time)),
-        ("Cook Time (min)", str(recipe.cook_time)),
-        ("Serving Size", recipe.serving_size),
-        ("Meal Type", ", ".join(recipe.meal_type)),
-        ("Diet", ", ".join(recipe.diet)),
-        ("Allergies", ", ".join(recipe.allergies)),
-        ("Protein Type", ", ".join(recipe.protein_type)),
-        ("Calories (cal)", f"{recipe.calories:g}"),
-        ("Protein (g)", f"{recipe.protein:g}"),
-        ("Carbs (g)", f"{recipe.carbs:g}"),
-        ("Fat (g)", f"{recipe.fat:g}"),
-        ("Fiber (g)", f"{recipe.fiber:g}"),
-    ]
+    facts = [(p.name, p.text(recipe)) for p in notion_mapping.PROPERTIES if p.fact]
     lines += [f"- {name}: {value}" for name, value in facts]
     lines += ["", "## Ingredients", ""]
     lines += [f"- **{i.ingredient}** - {i.quantity}" for i in recipe.ingredients]

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast, get_args
+
+from pydantic import BaseModel
 
 from batchcook.errors import BatchcookError
-from batchcook.recipes.schema import Ingredient, NutritionItem, Recipe
+from batchcook.recipes.schema import Recipe
 
 # Notion's per-request limits (developers.notion.com/reference/request-limits).
 MAX_TEXT_CHARS = 2000
@@ -24,47 +26,121 @@ MAX_OPTION_CHARS = 100
 #: Notion refuses bodies over 500 KB; keep a margin for the envelope.
 MAX_BODY_BYTES = 450_000
 
-NAME = "Name"
-DESCRIPTION = "Description"
-COUNTRY = "Country of Origin"
-DIFFICULTY = "Difficulty"
-PREP_TIME = "Prep Time (min)"
-COOK_TIME = "Cook Time (min)"
-SERVING_SIZE = "Serving Size"
-INGREDIENTS = "Ingredients"
-MEAL_TYPE = "Meal Type"
-DIET = "Diet"
-ALLERGIES = "Allergies"
-PROTEIN_TYPE = "Protein Type"
-CALORIES = "Calories (cal)"
-PROTEIN = "Protein (g)"
-CARBS = "Carbs (g)"
-FAT = "Fat (g)"
-FIBER = "Fiber (g)"
-NUTRITION_FACTS = "Nutrition Facts"
+Kind = Literal["title", "rich_text", "select", "multi_select", "number", "lines"]
 
-#: Property name → Notion type, as the recipe database must have them. The job-id
-#: property (configurable name, ``rich_text``) comes on top: see ``required_schema``.
-RECIPE_PROPERTIES: dict[str, str] = {
-    NAME: "title",
-    DESCRIPTION: "rich_text",
-    COUNTRY: "select",
-    DIFFICULTY: "select",
-    PREP_TIME: "number",
-    COOK_TIME: "number",
-    SERVING_SIZE: "rich_text",
-    INGREDIENTS: "rich_text",
-    MEAL_TYPE: "multi_select",
-    DIET: "multi_select",
-    ALLERGIES: "multi_select",
-    PROTEIN_TYPE: "multi_select",
-    CALORIES: "number",
-    PROTEIN: "number",
-    CARBS: "number",
-    FAT: "number",
-    FIBER: "number",
-    NUTRITION_FACTS: "rich_text",
-}
+
+@dataclass(frozen=True)
+class Property:
+    """One recipe field as a property of the recipes database: one row of ``PROPERTIES``.
+
+    ``kind`` decides everything else — the Notion type the database must have, how the
+    value is written and read back, how the local store's Markdown shows it. ``lines`` is a
+    list of (name, quantity) items held as ``**name** - quantity`` rich-text lines.
+    ``fact``: listed among the recipe's facts in its Markdown (the others have a place of
+    their own there: the title, the description, a section).
+    """
+
+    name: str
+    kind: Kind
+    field: str
+    fact: bool = True
+
+    @property
+    def notion_type(self) -> str:
+        return "rich_text" if self.kind == "lines" else self.kind
+
+    def write(self, recipe: Recipe) -> Json:
+        """The property's value in the request shape of ``POST /v1/pages``."""
+        value = getattr(recipe, self.field)
+        match self.kind:
+            case "title" | "rich_text":
+                return {self.kind: rich_text(value)}
+            case "select":
+                return {"select": {"name": option_name(value)} if value.strip() else None}
+            case "multi_select":
+                return {"multi_select": [{"name": option_name(v)} for v in value]}
+            case "number":
+                return {"number": value}
+            case "lines":
+                return {"rich_text": _line_runs([_pair(item) for item in value])}
+
+    def read(self, properties: Mapping[str, Any]) -> Any:
+        """The value back from a page's properties as ``GET /v1/pages`` returns them."""
+        match self.kind:
+            case "title" | "rich_text":
+                return _text(properties, self.name, self.kind)
+            case "select":
+                return _select(properties, self.name)
+            case "multi_select":
+                return _multi(properties, self.name)
+            case "number":
+                number = _number(properties, self.name)
+                return int(number) if _field_type(self.field) is int else number
+            case "lines":
+                item = _item_model(self.field)
+                keys = list(item.model_fields)[:2]
+                lines = _parse_lines(_prop(properties, self.name, "rich_text") or [])
+                return [item.model_validate(dict(zip(keys, line, strict=True))) for line in lines]
+
+    def text(self, recipe: Recipe) -> str:
+        """The value as one line of text (the local store's Markdown)."""
+        value = getattr(recipe, self.field)
+        match self.kind:
+            case "multi_select":
+                return ", ".join(value)
+            case "number":
+                return str(value) if isinstance(value, int) else f"{value:g}"
+            case "lines":
+                return "; ".join(" - ".join(_pair(item)) for item in value)
+        return str(value)
+
+
+#: The recipes database, in the order pages show the properties. The names and types are
+#: those of the existing app's database. A new property: one row here, and a field on
+#: ``Recipe`` (the job-id property, whose name is a setting, comes on top: see
+#: ``required_schema``).
+PROPERTIES: tuple[Property, ...] = (
+    Property("Name", "title", "title", fact=False),
+    Property("Description", "rich_text", "description", fact=False),
+    Property("Country of Origin", "select", "country"),
+    Property("Difficulty", "select", "difficulty"),
+    Property("Prep Time (min)", "number", "prep_time"),
+    Property("Cook Time (min)", "number", "cook_time"),
+    Property("Serving Size", "rich_text", "serving_size"),
+    Property("Ingredients", "lines", "ingredients", fact=False),
+    Property("Meal Type", "multi_select", "meal_type"),
+    Property("Diet", "multi_select", "diet"),
+    Property("Allergies", "multi_select", "allergies"),
+    Property("Protein Type", "multi_select", "protein_type"),
+    Property("Calories (cal)", "number", "calories"),
+    Property("Protein (g)", "number", "protein"),
+    Property("Carbs (g)", "number", "carbs"),
+    Property("Fat (g)", "number", "fat"),
+    Property("Fiber (g)", "number", "fiber"),
+    Property("Nutrition Facts", "lines", "other_nutrition", fact=False),
+)
+NAME = PROPERTIES[0].name
+INGREDIENTS = "Ingredients"
+
+#: Property name → Notion type, as the recipe database must have them.
+RECIPE_PROPERTIES: dict[str, str] = {p.name: p.notion_type for p in PROPERTIES}
+
+
+def _field_type(field: str) -> Any:
+    return Recipe.model_fields[field].annotation
+
+
+def _item_model(field: str) -> type[BaseModel]:
+    """The item model of a ``list[Model]`` field (``Ingredient``, ``NutritionItem``)."""
+    [item] = get_args(_field_type(field))
+    return cast(type[BaseModel], item)
+
+
+def _pair(item: BaseModel) -> tuple[str, str]:
+    """An item of a ``lines`` property as (name, quantity): its first two fields."""
+    name, quantity = list(item.model_dump().values())[:2]
+    return str(name), str(quantity)
+
 
 DEFAULT_JOB_PROPERTY = "Batchcook Job"
 TLDR_PREFIX = "TL;DR: "
@@ -84,7 +160,7 @@ STATUS_VALUES = ("Generating", "Ready", "Failed")
 
 def required_schema(job_property: str = DEFAULT_JOB_PROPERTY) -> dict[str, str]:
     """Every property the store writes, with the type it must have."""
-    return {**RECIPE_PROPERTIES, job_property: "rich_text"}
+    return {**{p.name: p.notion_type for p in PROPERTIES}, job_property: "rich_text"}
 
 
 # --- rich text -------------------------------------------------------------------------
@@ -212,32 +288,7 @@ def recipe_properties(
     recipe: Recipe, *, job_id: str | None = None, job_property: str = DEFAULT_JOB_PROPERTY
 ) -> Json:
     """The page's property values, in the request shape of ``POST /v1/pages``."""
-    props: Json = {
-        NAME: {"title": rich_text(recipe.title)},
-        DESCRIPTION: {"rich_text": rich_text(recipe.description)},
-        COUNTRY: {"select": {"name": option_name(recipe.country)}},
-        DIFFICULTY: {"select": {"name": recipe.difficulty}},
-        PREP_TIME: {"number": recipe.prep_time},
-        COOK_TIME: {"number": recipe.cook_time},
-        SERVING_SIZE: {"rich_text": rich_text(recipe.serving_size)},
-        INGREDIENTS: {
-            "rich_text": _line_runs([(i.ingredient, i.quantity) for i in recipe.ingredients])
-        },
-        MEAL_TYPE: {"multi_select": [{"name": option_name(m)} for m in recipe.meal_type]},
-        DIET: {"multi_select": [{"name": option_name(d)} for d in recipe.diet]},
-        ALLERGIES: {"multi_select": [{"name": option_name(a)} for a in recipe.allergies]},
-        PROTEIN_TYPE: {"multi_select": [{"name": option_name(p)} for p in recipe.protein_type]},
-        CALORIES: {"number": recipe.calories},
-        PROTEIN: {"number": recipe.protein},
-        CARBS: {"number": recipe.carbs},
-        FAT: {"number": recipe.fat},
-        FIBER: {"number": recipe.fiber},
-        NUTRITION_FACTS: {
-            "rich_text": _line_runs([(n.item, n.quantity) for n in recipe.other_nutrition])
-        },
-    }
-    if not recipe.country.strip():
-        props[COUNTRY] = {"select": None}
+    props: Json = {p.name: p.write(recipe) for p in PROPERTIES}
     if job_id is not None:
         props[job_property] = {"rich_text": rich_text(job_id)}
     return props
@@ -332,37 +383,12 @@ def recipe_from_page(properties: Mapping[str, Any], blocks: Sequence[Mapping[str
             current = sections.get(text.strip())
         elif kind == "numbered_list_item" and current is not None:
             current.append(text)
-    data = {
-        "title": _text(properties, NAME, "title"),
-        "description": _text(properties, DESCRIPTION),
-        "tldr": tldr,
-        "country": _select(properties, COUNTRY),
-        "difficulty": _select(properties, DIFFICULTY),
-        "prep_time": int(_number(properties, PREP_TIME)),
-        "cook_time": int(_number(properties, COOK_TIME)),
-        "serving_size": _text(properties, SERVING_SIZE),
-        "meal_type": _multi(properties, MEAL_TYPE),
-        "diet": _multi(properties, DIET),
-        "allergies": _multi(properties, ALLERGIES),
-        "protein_type": _multi(properties, PROTEIN_TYPE),
-        "ingredients": [
-            Ingredient(ingredient=name, quantity=quantity)
-            for name, quantity in _parse_lines(_prop(properties, INGREDIENTS, "rich_text") or [])
-        ],
-        "preparation": sections[PREPARATION_HEADING],
-        "instructions": sections[INSTRUCTIONS_HEADING],
-        "calories": _number(properties, CALORIES),
-        "protein": _number(properties, PROTEIN),
-        "carbs": _number(properties, CARBS),
-        "fat": _number(properties, FAT),
-        "fiber": _number(properties, FIBER),
-        "other_nutrition": [
-            NutritionItem(item=name, quantity=quantity)
-            for name, quantity in _parse_lines(
-                _prop(properties, NUTRITION_FACTS, "rich_text") or []
-            )
-        ],
-    }
+    data: dict[str, Any] = {p.field: p.read(properties) for p in PROPERTIES}
+    data.update(
+        tldr=tldr,
+        preparation=sections[PREPARATION_HEADING],
+        instructions=sections[INSTRUCTIONS_HEADING],
+    )
     try:
         return Recipe.model_validate(data)
     except ValueError as error:
