@@ -5,7 +5,6 @@ load, and ``from conftest import`` finds whichever conftest is first on the path
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import httpx
 from batchcook.config import Settings
 from batchcook.stores.local import ListedRecipe, LocalStore
 from batchcook.testing.openai_emulator import OpenAIEmulator
+from polling import poll
 
 
 @dataclass
@@ -54,10 +54,4 @@ def _ended(job: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return poll(check, what, timeout)

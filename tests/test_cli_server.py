@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from batchcook.jobs import BatchState, Job, JobError
 from batchcook.testing.server import free_port, serve
+from polling import wait_for_text
 
 KEY = "bc-secret-api-key"
 
@@ -190,10 +191,7 @@ def test_jobs_follow_on_a_server_shows_them_together_and_exits_1_if_one_failed(
 
 
 def wait_for_line(log: Path, text: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline, f"no {text!r} in {log.name} after {timeout}s"
-        time.sleep(0.05)
+    wait_for_text(log, text, timeout)
 
 
 def test_ctrl_c_stops_following_and_leaves_the_jobs_running(tmp_path: Path) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices
-
 from batchcook.cli_export import FORMATS
-from batchcook.config import Settings
+from batchcook.config import Settings, env_var
 from batchcook.recipes.fixtures import carbonara
 from batchcook.recipes.jsonld import recipe_jsonld
 from batchcook.recipes.notion_mapping import OPTIONAL_PROPERTIES, required_schema
@@ -25,11 +23,8 @@ def _section(title: str) -> str:
 
 
 def _environment_variables() -> set[str]:
-    names = set()
-    for field in Settings.model_fields.values():
-        alias = field.validation_alias
-        assert isinstance(alias, AliasChoices)
-        names.add(next(a for a in alias.choices if isinstance(a, str) and a.isupper()))
+    names = {env_var(field) for field in Settings.model_fields}
+    assert {"BATCHCOOK_MODE", "OPENAI_API_KEY", "DBOS__VMID"} <= names  # both kinds found
     return names
 
 

@@ -16,7 +16,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -24,10 +23,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from batchcook.budget import estimate_job
+from batchcook.config import Settings
 from batchcook.jobs import JOB_STATUSES, TERMINAL_STATUSES, BatchState, Job
-
-if TYPE_CHECKING:
-    from batchcook.config import Settings
 
 Reader = Callable[[str], Awaitable[Job | None]]
 Estimator = Callable[[Job], float | None]
@@ -59,8 +57,6 @@ class Estimates:
         return self.known[job.id]
 
     def _price(self, job: Job) -> float | None:
-        from batchcook.budget import estimate_job  # lazy: ~1 s of imports, for a follow only
-
         try:
             return estimate_job(job, self.settings).usd
         except (LookupError, ValueError):

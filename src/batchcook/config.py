@@ -33,10 +33,17 @@ ImageFormat = Literal["png", "jpeg", "webp"]
 ImageQuality = Literal["low", "medium", "high", "auto"]
 
 
+ENV_PREFIX = "BATCHCOOK_"
+
+
 class Settings(BaseSettings):
     """Configuration from the environment (and an optional ``.env`` file)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # A setting is read from BATCHCOOK_<NAME>, except where an alias names the variable the
+    # service it configures already uses (OPENAI_API_KEY, NOTION_TOKEN, DBOS__VMID...).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True
+    )
 
     # --- OpenAI -----------------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(
@@ -52,83 +59,54 @@ class Settings(BaseSettings):
     )
 
     # --- Generation -------------------------------------------------------------------
-    mode: Mode = Field(default="batch", validation_alias=AliasChoices("BATCHCOOK_MODE", "mode"))
-    text_model: str = Field(
-        default="gpt-5.6-luna", validation_alias=AliasChoices("BATCHCOOK_TEXT_MODEL", "text_model")
-    )
-    image_model: str = Field(
-        default="gpt-image-2", validation_alias=AliasChoices("BATCHCOOK_IMAGE_MODEL", "image_model")
-    )
-    image_size: str = Field(
-        default="1536x1024", validation_alias=AliasChoices("BATCHCOOK_IMAGE_SIZE", "image_size")
-    )
-    image_quality: ImageQuality = Field(
-        default="medium", validation_alias=AliasChoices("BATCHCOOK_IMAGE_QUALITY", "image_quality")
-    )
-    image_format: ImageFormat = Field(
-        default="jpeg", validation_alias=AliasChoices("BATCHCOOK_IMAGE_FORMAT", "image_format")
-    )
+    mode: Mode = Field(default="batch")
+    text_model: str = Field(default="gpt-5.6-luna")
+    image_model: str = Field(default="gpt-image-2")
+    image_size: str = Field(default="1536x1024")
+    image_quality: ImageQuality = Field(default="medium")
+    image_format: ImageFormat = Field(default="jpeg")
     image_compression: int = Field(
         default=80,
         ge=0,
         le=100,
-        validation_alias=AliasChoices("BATCHCOOK_IMAGE_COMPRESSION", "image_compression"),
     )
     poll_interval: float = Field(
         default=10.0,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_POLL_INTERVAL", "poll_interval"),
     )
-    poll_timeout: float = Field(
-        default=300.0, gt=0, validation_alias=AliasChoices("BATCHCOOK_POLL_TIMEOUT", "poll_timeout")
-    )
+    poll_timeout: float = Field(default=300.0, gt=0)
     max_output_tokens: int = Field(
         default=16000,
         ge=16,
-        validation_alias=AliasChoices("BATCHCOOK_MAX_OUTPUT_TOKENS", "max_output_tokens"),
     )
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
         default="low",
-        validation_alias=AliasChoices("BATCHCOOK_REASONING_EFFORT", "reasoning_effort"),
     )
-    flex_image: Literal["batch", "standard"] = Field(
-        default="batch", validation_alias=AliasChoices("BATCHCOOK_FLEX_IMAGE", "flex_image")
-    )
+    flex_image: Literal["batch", "standard"] = Field(default="batch")
     openai_max_retries: int = Field(
         default=5,
         ge=0,
-        validation_alias=AliasChoices("BATCHCOOK_OPENAI_MAX_RETRIES", "openai_max_retries"),
     )
-    on_timeout: Literal["continue", "fallback", "fail"] = Field(
-        default="continue", validation_alias=AliasChoices("BATCHCOOK_ON_TIMEOUT", "on_timeout")
-    )
+    on_timeout: Literal["continue", "fallback", "fail"] = Field(default="continue")
     max_poll_interval: float = Field(
         default=300.0,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_MAX_POLL_INTERVAL", "max_poll_interval"),
     )
-    max_retries: int = Field(
-        default=2, ge=0, validation_alias=AliasChoices("BATCHCOOK_MAX_RETRIES", "max_retries")
-    )
+    max_retries: int = Field(default=2, ge=0)
     step_pauses: tuple[float, ...] = Field(
         default=(10.0, 60.0, 300.0),
-        validation_alias=AliasChoices("BATCHCOOK_STEP_PAUSES", "step_pauses"),
     )
     batch_window: float = Field(
         default=2.0,
         ge=0,
         le=3600,
-        validation_alias=AliasChoices("BATCHCOOK_BATCH_WINDOW", "batch_window"),
     )
     file_ttl: int = Field(
         default=3 * 86400,
         ge=3600,
         le=30 * 86400,
-        validation_alias=AliasChoices("BATCHCOOK_FILE_TTL", "file_ttl"),
     )
-    delete_files: bool = Field(
-        default=False, validation_alias=AliasChoices("BATCHCOOK_DELETE_FILES", "delete_files")
-    )
+    delete_files: bool = Field(default=False)
     catalog_path: Path | None = Field(
         default=None, validation_alias=AliasChoices("BATCHCOOK_CATALOG", "catalog_path")
     )
@@ -136,30 +114,23 @@ class Settings(BaseSettings):
     # --- Service ----------------------------------------------------------------------
     database_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("BATCHCOOK_DATABASE_URL", "database_url"),
     )
-    app_version: str = Field(
-        default="1", validation_alias=AliasChoices("BATCHCOOK_APP_VERSION", "app_version")
-    )
+    app_version: str = Field(default="1")
     database_pool_size: int = Field(
         default=20,
         ge=1,
-        validation_alias=AliasChoices("BATCHCOOK_DATABASE_POOL_SIZE", "database_pool_size"),
     )
     worker_concurrency: int = Field(
         default=1000,  # a job waiting on its batches holds a slot, asleep: size for waiting
         ge=1,
-        validation_alias=AliasChoices("BATCHCOOK_WORKER_CONCURRENCY", "worker_concurrency"),
     )
     job_start_rate: float = Field(
         default=0.0,
         ge=0,
-        validation_alias=AliasChoices("BATCHCOOK_JOB_START_RATE", "job_start_rate"),
     )
     queue_poll_seconds: float = Field(
         default=1.0,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_QUEUE_POLL_SECONDS", "queue_poll_seconds"),
     )
     executor_id: str = Field(
         default="local",
@@ -170,69 +141,55 @@ class Settings(BaseSettings):
     executor_timeout: float = Field(
         default=60.0,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_EXECUTOR_TIMEOUT", "executor_timeout"),
     )
     sweep_schedule: str = Field(
         default="0 * * * * *",
-        validation_alias=AliasChoices("BATCHCOOK_SWEEP_SCHEDULE", "sweep_schedule"),
     )
     sweep_full_every: float = Field(
         default=3600.0,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_SWEEP_FULL_EVERY", "sweep_full_every"),
     )
+    sweep_recent: float = Field(default=600.0, gt=0)
     max_prompt_chars: int = Field(
         default=2000,
         ge=1,
-        validation_alias=AliasChoices("BATCHCOOK_MAX_PROMPT_CHARS", "max_prompt_chars"),
     )
-    api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("BATCHCOOK_API_KEY", "api_key")
-    )
+    api_key: SecretStr | None = Field(default=None)
     install_id: str | None = Field(
         default=None,
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._-]+$",
-        validation_alias=AliasChoices("BATCHCOOK_INSTALL_ID", "install_id"),
     )
     daily_budget_usd: float | None = Field(
         default=None,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_DAILY_BUDGET_USD", "daily_budget_usd"),
     )
     monthly_budget_usd: float | None = Field(
         default=None,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_MONTHLY_BUDGET_USD", "monthly_budget_usd"),
     )
     max_bulk_prompts: int = Field(
         default=1000,
         ge=1,
-        validation_alias=AliasChoices("BATCHCOOK_MAX_BULK_PROMPTS", "max_bulk_prompts"),
     )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,
-        validation_alias=AliasChoices("BATCHCOOK_MAX_BODY_BYTES", "max_body_bytes"),
     )
     webhook_max_age: float = Field(
         default=86_400,
         gt=0,
-        validation_alias=AliasChoices("BATCHCOOK_WEBHOOK_MAX_AGE", "webhook_max_age"),
     )
-    server_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("BATCHCOOK_SERVER_URL", "server_url")
-    )
+    server_url: str | None = Field(default=None)
+    metrics_job_window: int = Field(default=1000, ge=1)
     metrics_port: int | None = Field(
         default=None,
         ge=0,
         le=65535,
-        validation_alias=AliasChoices("BATCHCOOK_METRICS_PORT", "metrics_port"),
     )
     metrics_host: str = Field(
         default="127.0.0.1",
-        validation_alias=AliasChoices("BATCHCOOK_METRICS_HOST", "metrics_host"),
     )
     notion_verification_token: SecretStr | None = Field(
         default=None,
@@ -240,9 +197,7 @@ class Settings(BaseSettings):
     )
 
     # --- Storage ----------------------------------------------------------------------
-    data_dir: Path = Field(
-        default=Path("data"), validation_alias=AliasChoices("BATCHCOOK_DATA_DIR", "data_dir")
-    )
+    data_dir: Path = Field(default=Path("data"))
 
     # --- Notion (the local store is used when no token is set) --------------------------
     notion_token: SecretStr | None = Field(
@@ -261,29 +216,22 @@ class Settings(BaseSettings):
     )
     notion_job_property: str = Field(
         default="Batchcook Job",
-        validation_alias=AliasChoices("BATCHCOOK_NOTION_JOB_PROPERTY", "notion_job_property"),
     )
     notion_requests_per_second: float = Field(
         default=3.0,
         gt=0,
-        validation_alias=AliasChoices(
-            "BATCHCOOK_NOTION_REQUESTS_PER_SECOND", "notion_requests_per_second"
-        ),
     )
     notion_max_retries: int = Field(
         default=6,
         ge=0,
-        validation_alias=AliasChoices("BATCHCOOK_NOTION_MAX_RETRIES", "notion_max_retries"),
     )
     notion_retry_delay: float = Field(
         default=1.0,
         ge=0,
-        validation_alias=AliasChoices("BATCHCOOK_NOTION_RETRY_DELAY", "notion_retry_delay"),
     )
     notion_max_retry_after: float = Field(
         default=120.0,
         ge=0,
-        validation_alias=AliasChoices("BATCHCOOK_NOTION_MAX_RETRY_AFTER", "notion_max_retry_after"),
     )
 
     @field_validator("image_size")
@@ -352,18 +300,20 @@ def load_settings(**values: Any) -> Settings:
         raise SettingsError(describe(error)) from None
 
 
+def env_var(field: str) -> str:
+    """The environment variable a setting is read from."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return next(c for c in alias.choices if isinstance(c, str))
+    return ENV_PREFIX + field.upper()
+
+
 def env_names() -> dict[str, tuple[str, str]]:
     """Every name a setting is read under (lower case) → (field, its environment variable)."""
     names: dict[str, tuple[str, str]] = {}
-    for field, info in Settings.model_fields.items():
-        alias = info.validation_alias
-        choices = (
-            [c for c in alias.choices if isinstance(c, str)]
-            if isinstance(alias, AliasChoices)
-            else []
-        )
-        env = choices[0] if choices else field.upper()
-        for name in [field, *choices]:
+    for field in Settings.model_fields:
+        env = env_var(field)
+        for name in (field, env):
             names[name.lower()] = (field, env)
     return names
 

@@ -9,10 +9,10 @@ Two kinds, chosen by what stays true when jobs move between processes:
 
 - **From the durable job records, at scrape time** (``batchcook_jobs*``): jobs by status,
   cost and savings, line resubmissions. They are read from the system database (the
-  latest ``RECORD_WINDOW`` jobs), so every process reports the same numbers, whichever
-  process ran a job, and a workflow replayed after crash recovery cannot count its cost
-  twice (an in-memory counter incremented by the workflow body would: replays re-run it).
-  They are gauges over that window, not counters: query them as they are (``max`` across
+  latest ``BATCHCOOK_METRICS_JOB_WINDOW`` jobs), so every process reports the same numbers,
+  whichever process ran a job, and a workflow replayed after crash recovery cannot count
+  its cost twice (an in-memory counter incremented by the workflow body would: replays
+  re-run it). They are gauges over that window, not counters: query them as they are (``max`` across
   instances), not with ``rate()``.
 - **Per process, counted as things happen**: HTTP calls to OpenAI and Notion by endpoint
   and code, errors, retries (``batchcook_api_*``), and the batch latency histogram. Each

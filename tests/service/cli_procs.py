@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from batchcook.jobs import Job
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, ManualClock, OpenAIEmulator
 from batchcook.testing.server import serve
+from polling import poll, wait_for_text  # noqa: F401  (re-exported for the tests)
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
@@ -138,26 +138,6 @@ def api_healthy(port: int) -> bool:
 
 def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def poll(check: Callable[[], T | None], what: str, timeout: float, interval: float = 0.1) -> T:
-    """``check()`` until it returns something, or fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found is not None and found is not False:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def wait_for_text(log: Path, text: str, timeout: float = 30) -> str:
-    def check() -> str | None:
-        content = log.read_text(errors="replace") if log.exists() else ""
-        return content if text in content else None
-
-    return poll(check, f"{text!r} in {log.name}", timeout)
 
 
 class JobReader:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import job_waits
 import pytest
 from pydantic import SecretStr
 
@@ -45,19 +46,7 @@ AUTH = {"Authorization": "Bearer api-key-1"}
 def wait_job(
     url: str, job_id: str, statuses: tuple[str, ...] = ("succeeded", "failed"), timeout: float = 30
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    seen: list[str] = []
-    while True:
-        r = httpx.get(f"{url}/api/jobs/{job_id}", headers=AUTH)
-        if r.status_code == 200:
-            job = r.json()
-            if not seen or seen[-1] != job["status"]:
-                seen.append(job["status"])
-            if job["status"] in statuses:
-                job["_seen"] = seen
-                return job
-        assert time.monotonic() < deadline, f"job {job_id}: {seen}"
-        time.sleep(0.02)
+    return job_waits.wait_job(url, job_id, statuses, timeout, headers=AUTH)
 
 
 def test_create_by_post_and_follow_every_state(

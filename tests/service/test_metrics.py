@@ -5,12 +5,12 @@ batch that took 15 emulated minutes, jobs by status, cost, savings and resubmiss
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import job_waits
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -64,13 +64,7 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 def wait_job(url: str, job_id: str, statuses: tuple[str, ...], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        r = httpx.get(f"{url}/api/jobs/{job_id}", headers=AUTH)
-        if r.status_code == 200 and r.json()["status"] in statuses:
-            return r.json()
-        assert time.monotonic() < deadline, f"job {job_id} never reached {statuses}: {r.text}"
-        time.sleep(0.02)
+    return job_waits.wait_job(url, job_id, statuses, timeout, headers=AUTH)
 
 
 def test_metrics_needs_the_api_key(api: str) -> None:

@@ -11,6 +11,7 @@ import time
 import uuid
 
 from dbos import DBOS
+from job_waits import wait_all
 
 from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
@@ -20,17 +21,6 @@ from batchcook.workflows import collector, engine, marks, parts, sweep
 from batchcook.workflows.runtime import runtime
 
 IMAGES, RESPONSES = "/v1/images/generations", "/v1/responses"
-
-
-async def wait_all(job_ids: list[str], timeout: float = 60) -> list[Job]:
-    deadline = time.monotonic() + timeout
-    while True:
-        jobs = [await engine.get_job(j) for j in job_ids]
-        if all(j is not None and j.status in ("succeeded", "failed") for j in jobs):
-            return [j for j in jobs if j is not None]
-        stuck = [j.status if j else None for j in jobs]
-        assert time.monotonic() < deadline, f"jobs stuck: {stuck}"
-        await asyncio.sleep(0.05)
 
 
 def _tune(service: Settings, **changes: object) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
 import pytest
 from dbos import DBOS
-from test_workflows import wait_for
+from job_waits import wait_for
 
 from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
@@ -16,13 +15,11 @@ from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
 from batchcook.workflows import engine, watch
 from batchcook.workflows.runtime import runtime
+from polling import poll_async
 
 
 async def until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+    await poll_async(condition, "the watch's condition", timeout, interval=0.02)
 
 
 def batch_calls(emu: OpenAIEmulator) -> int:

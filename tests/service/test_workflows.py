@@ -7,24 +7,13 @@ import time
 import uuid
 
 import pytest
+from job_waits import wait_for
 
 from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, HTTPFault, OpenAIEmulator
 from batchcook.workflows import engine
-
-
-async def wait_for(
-    job_id: str, statuses: tuple[str, ...] = ("succeeded", "failed"), timeout: float = 30
-) -> Job:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = await engine.get_job(job_id)
-        if job is not None and job.status in statuses:
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} stuck at {job and job.status}"
-        await asyncio.sleep(0.05)
 
 
 async def test_create_recipe_end_to_end(

@@ -21,13 +21,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from batchcook import instrument
+from batchcook.config import Settings
 from batchcook.generation.catalog import Usage, load_catalog
 from batchcook.jobs import TERMINAL_STATUSES, Job
 from batchcook.workflows import engine
 from batchcook.workflows.names import JOB_WORKFLOWS
 
 log = logging.getLogger(__name__)
-RECORD_WINDOW = 1000  # job records the batchcook_jobs* gauges cover (the latest ones)
 SCRAPE_WAIT = 0.8  # seconds a scrape waits for fresh records before answering with the last
 READERS = 16  # job records read at once
 CONTENT_TYPE = instrument.CONTENT_TYPE
@@ -82,8 +82,8 @@ class JobRecords(Collector):
     jobs' records never change, so they are cached: a scrape reads one workflow listing
     plus the records of unfinished jobs."""
 
-    def __init__(self, window: int = RECORD_WINDOW) -> None:
-        self.window = window
+    def __init__(self, window: int = 1000) -> None:
+        self.window = window  # the latest jobs covered: BATCHCOOK_METRICS_JOB_WINDOW
         self.snapshot: Snapshot | None = None
         self.read_at: float | None = None
         self._finished: dict[str, Job] = {}
@@ -187,12 +187,13 @@ def _log_failure(task: asyncio.Task[Snapshot]) -> None:
         log.warning("metrics: could not read job records: %s", task.exception())
 
 
-async def exposition(catalog_path: Any = None) -> bytes:
+async def exposition(settings: Settings) -> bytes:
     """The text exposition: process counters plus job-record gauges, fresh unless reading
     them takes longer than a scrape should wait. If the records cannot be read, the scrape
     still answers, without the batchcook_jobs* gauges."""
+    JOB_RECORDS.window = settings.metrics_job_window
     try:
-        await JOB_RECORDS.fresh(catalog_path)
+        await JOB_RECORDS.fresh(settings.catalog_path)
     except Exception as err:
         log.warning("metrics: could not read job records: %s", err)
         JOB_RECORDS.snapshot = None

@@ -41,7 +41,6 @@ from batchcook.workflows.steps import Outcome, _guard
 log = logging.getLogger(__name__)
 
 WINDOW = WINDOW_SECONDS + 3600  # a batch may end a little after its 24 h
-RECENT = 600  # with no job running, a regular sweep looks this far back (seconds)
 CLOCK_SKEW = 300  # OpenAI's created_at against our clock
 LATE_CREATE = 3600  # how long after a submit's re-run every minute's sweep lists (seconds)
 
@@ -219,12 +218,13 @@ async def sweep(scheduled_at: datetime, context: Any) -> None:
 @DBOS.workflow(name="sweep_once")
 async def sweep_once(full: bool = True) -> dict[str, Any]:
     """Refresh, wake, cancel and clean. A regular (not ``full``) sweep pages back only to
-    the oldest running job — all active batches — or ten minutes when none runs; the full
+    the oldest running job — all active batches — or ``BATCHCOOK_SWEEP_RECENT`` seconds
+    (ten minutes) when none runs; the full
     sweep, hourly, reaches the 24 h window for older orphans and leftover files."""
     since = 0.0
     if not full:
         oldest = await oldest_waiting_job()
-        start = oldest.get("ok") or time.time() - RECENT
+        start = oldest.get("ok") or time.time() - runtime().settings.sweep_recent
         since = start - CLOCK_SKEW
     listed = await list_our_batches(since)
     if "error" in listed:

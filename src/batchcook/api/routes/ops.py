@@ -21,5 +21,5 @@ async def healthz() -> dict[str, str]:
 async def metrics(request: Request) -> Response:
     """Job gauges from the job records plus this process's counters (Prometheus can send
     the API key as a bearer token)."""
-    body = await job_metrics.exposition(app_state(request).settings.catalog_path)
+    body = await job_metrics.exposition(app_state(request).settings)
     return Response(body, media_type=instrument.CONTENT_TYPE)
