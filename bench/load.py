@@ -10,7 +10,7 @@ Printed: requests/s and p50/p99 latency for each app, their ratios (serve / bare
 timeouts, the slowest `/metrics` answer under load, and how the jobs ended. The goal:
 serve ≥ 0.5× the bare app's requests/s, p99 ≤ 3× the bare p99, `/metrics` ≤ 1 s.
 
-Usage: python bench/load.py [--requests 2000] [--concurrency 50]
+Usage: python bench/load.py [--requests 2000] [--concurrency 50] [--worker-process]
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def job_outcomes(url: str, job_ids: list[str], timeout: float) -> Counter[str]:
     return outcomes
 
 
-def run(requests: int, concurrency: int) -> None:
+def run(requests: int, concurrency: int, worker_process: bool = False) -> None:
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -192,10 +192,11 @@ def run(requests: int, concurrency: int) -> None:
                 "BATCHCOOK_NOTION_REQUESTS_PER_SECOND": "1000",
             }
             serve_url = f"http://127.0.0.1:{serve_port}"
-            with process(
-                [python, "-m", "batchcook", "serve", "--port", str(serve_port)],
-                env,
-                tmp / "serve.log",
+            serve_cmd = [python, "-m", "batchcook", "serve", "--port", str(serve_port)]
+            worker_cmd = [python, "-m", "batchcook", "worker"]
+            with (
+                process(serve_cmd + ["--no-worker"] * worker_process, env, tmp / "serve.log"),
+                process(worker_cmd if worker_process else ["true"], env, tmp / "worker.log"),
             ):
                 wait_until(lambda: httpx.get(f"{serve_url}/healthz").is_success, "serve", 60)
                 served = asyncio.run(load(serve_url, requests, concurrency, f"{serve_url}/metrics"))
@@ -246,8 +247,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="serve --no-worker plus a `batchcook worker` process, instead of serve alone",
+    )
     args = parser.parse_args()
-    run(args.requests, args.concurrency)
+    run(args.requests, args.concurrency, args.worker_process)
 
 
 if __name__ == "__main__":

@@ -21,3 +21,16 @@ def test_the_local_store_does_neither(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     assert isinstance(store, RecipeStore)
     assert not isinstance(store, ShowsProgress) and not isinstance(store, TakesComments)
+
+
+async def test_async_with_closes_the_store() -> None:
+    """``async with store:`` is how every caller opens one: the Notion store's HTTP clients
+    are closed on the way out, even when the block fails."""
+    store = NotionStore(token="secret_x", database_id="d" * 32, base_url="http://127.0.0.1:9")
+    try:
+        async with store as opened:
+            assert opened is store and not store._http.is_closed
+            raise LookupError("the block failed")
+    except LookupError:
+        pass
+    assert store._http.is_closed and store._files.is_closed

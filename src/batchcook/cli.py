@@ -168,13 +168,10 @@ def notion_init(
 
     async def run() -> setup.RecipeDatabase | setup.FixReport:
         target = setup.notion_id(fix, "database") if fix else setup.notion_id(parent or "", "page")
-        store = setup.open_store(settings)
-        try:
+        async with setup.open_store(settings) as store:
             if fix:
                 return await setup.fix_database(store, target)
             return await setup.create_database(store, target, title)
-        finally:
-            await store.aclose()
 
     try:
         outcome = asyncio.run(run())

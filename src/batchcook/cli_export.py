@@ -262,12 +262,10 @@ async def export_recipe(
     """The whole export: find the recipe ``ident`` names in the configured store (or, for a
     modify job's id, through ``job_recipe``) and render it. Every failure is an
     ``ExportError`` with one line for the user."""
-    store = open_store(settings)
     try:
-        source = await find_recipe(store, ident, job_recipe)
-        text = await render(source, fmt, output=output, image_url=image_url)
+        async with open_store(settings) as store:
+            source = await find_recipe(store, ident, job_recipe)
+            text = await render(source, fmt, output=output, image_url=image_url)
     except StoreError as error:  # Notion refused or failed: its message says what to do
         raise ExportError(" ".join(str(error).split())) from error
-    finally:
-        await store.aclose()
     return Exported(text, _notes(source, fmt, image_url))

@@ -72,11 +72,8 @@ def demo_settings(
 async def _save_image(settings: Settings, job: Job) -> Path | None:
     """Download the page's cover through the store, as any reader of the page would."""
     assert job.page_id is not None
-    store = NotionStore.from_settings(settings)
-    try:
+    async with NotionStore.from_settings(settings) as store:
         image = await store.read_image(job.page_id)
-    finally:
-        await store.aclose()
     if image is None:
         return None
     path = settings.data_dir / f"{job.id}.{image.extension}"

@@ -228,8 +228,7 @@ async def modify_from_comment(
     if stale is not None:
         log.warning("Notion event %s ignored: %s", event["id"][:64], stale)
         return stale
-    store = runtime().store(None)
-    try:
+    async with runtime().store(None) as store:
         if not isinstance(store, TakesComments):
             raise NeedsNotion("the #modify webhook needs the Notion store (NOTION_TOKEN)")
         try:
@@ -245,8 +244,6 @@ async def modify_from_comment(
             return "comment does not start with #modify"
         if not await store.is_recipe_page(page_id):
             return "page is not in the recipes database"
-    finally:
-        await store.aclose()
     if len(change) > settings.max_prompt_chars:
         return "the requested change is too long"
     job = Job(id=new_job_id("modify", comment_id), kind="modify", prompt=change, page_id=page_id)

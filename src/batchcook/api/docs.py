@@ -122,3 +122,7 @@ def openapi_for(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return app.openapi_schema
 
     return build
+
+
+#: What the routes that start jobs declare: 202, the ``Accepted`` body, the error answers.
+STARTS_JOBS: dict[str, Any] = {"status_code": 202, "response_model": Accepted, "responses": ERRORS}

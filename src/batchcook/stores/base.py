@@ -7,7 +7,7 @@ create carries the job id and first looks for the recipe that job already filed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from batchcook.errors import BatchcookError
 from batchcook.recipes.schema import Recipe
@@ -87,6 +87,25 @@ class RecipeStore(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        """``async with store:`` closes it (the Notion store holds HTTP clients)."""
+        ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+class ClosedOnExit:
+    """``async with`` for a store: the store itself, closed on the way out."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
 
 
 @runtime_checkable

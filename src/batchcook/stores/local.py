@@ -22,7 +22,13 @@ from typing import TypeVar
 
 from batchcook.recipes.markdown import recipe_markdown
 from batchcook.recipes.schema import Recipe
-from batchcook.stores.base import IMAGE_EXTENSIONS, Image, RecipeNotFound, StoredRecipe
+from batchcook.stores.base import (
+    IMAGE_EXTENSIONS,
+    ClosedOnExit,
+    Image,
+    RecipeNotFound,
+    StoredRecipe,
+)
 
 T = TypeVar("T")
 
@@ -61,7 +67,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class LocalStore:
+class LocalStore(ClosedOnExit):
     """The ``RecipeStore`` on local disk. Ids are UUIDs, stable for the recipe's life."""
 
     def __init__(self, data_dir: Path) -> None:

@@ -70,13 +70,8 @@ def templates() -> Environment:
 @asynccontextmanager
 async def _store() -> AsyncIterator[RecipeStore]:
     """The configured store for one request, closed after (the Notion store holds a client)."""
-    store = runtime().store(None)
-    try:
+    async with runtime().store(None) as store:
         yield store
-    finally:
-        close = getattr(store, "aclose", None)
-        if close is not None:
-            await close()
 
 
 def _key_ok(settings: Settings, given: str) -> bool:

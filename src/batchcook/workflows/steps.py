@@ -228,11 +228,8 @@ async def forget_parts(job_id: str) -> Outcome:
 async def _with_store(
     work: Callable[[RecipeStore], Awaitable[T]], database_id: str | None = None
 ) -> T:
-    store = runtime().store(database_id)
-    try:
+    async with runtime().store(database_id) as store:
         return await work(store)
-    finally:
-        await store.aclose()
 
 
 async def _image(generated: dict[str, Any]) -> Image:

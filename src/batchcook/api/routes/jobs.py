@@ -20,13 +20,7 @@ async def get_job(job_id: str) -> JSONResponse:
     return SafeJSONResponse((await service.read(job_id)).public())
 
 
-@router.post(
-    "/api/jobs/{job_id}/retry",
-    status_code=202,
-    response_model=docs.Accepted,
-    responses=docs.ERRORS,
-    dependencies=[Depends(api_key)],
-)
+@router.post("/api/jobs/{job_id}/retry", **docs.STARTS_JOBS, dependencies=[Depends(api_key)])
 async def retry_job(request: Request, job_id: str) -> JSONResponse:
     """A new attempt of a failed job, reusing every result it paid for."""
     job = await service.next_attempt(job_id)

@@ -12,20 +12,25 @@ from batchcook.api.deps import api_key, api_key_or_query, app_state
 from batchcook.api.problems import json_body
 from batchcook.api.routes.answers import start_jobs
 from batchcook.inputs import build_bulk, build_job
+from batchcook.jobs import JobKind
 
 router = APIRouter()
 
 
-async def _create(request: Request, fields: dict[str, Any]) -> JSONResponse:
+async def _start_one(request: Request, kind: JobKind, fields: dict[str, Any]) -> JSONResponse:
+    """A create (``prompt``, ``db``) or a modify (``request``, ``page_id``) from its fields."""
+    create = kind == "create"
     job = build_job(
-        "create",
-        fields.get("prompt"),
+        kind,
+        fields.get("prompt" if create else "request"),
         app_state(request).settings,
         mode=fields.get("mode"),
-        database_id=fields.get("db"),
         request_id=fields.get("request_id"),
+        database_id=fields.get("db") if create else None,
+        page_id=None if create else fields.get("page_id"),
     )
-    return await start_jobs(request, [job], "Recipe creation in progress")
+    message = "Recipe creation in progress" if create else "Recipe modification in progress"
+    return await start_jobs(request, [job], message)
 
 
 @router.post(
@@ -44,46 +49,19 @@ async def create_bulk(request: Request) -> JSONResponse:
     return await start_jobs(request, jobs, f"{len(jobs)} recipe creations in progress", listed=True)
 
 
-@router.get(
-    "/api/recipes",
-    status_code=202,
-    response_model=docs.Accepted,
-    responses=docs.ERRORS,
-    dependencies=[Depends(api_key_or_query)],
-)
+@router.get("/api/recipes", **docs.STARTS_JOBS, dependencies=[Depends(api_key_or_query)])
 @router.get("/recipes", include_in_schema=False, dependencies=[Depends(api_key_or_query)])
 async def create_by_get(request: Request) -> JSONResponse:
     """For phone shortcuts: everything in the query string, ``?key=`` allowed."""
-    return await _create(request, dict(request.query_params))
+    return await _start_one(request, "create", dict(request.query_params))
 
 
-@router.post(
-    "/api/recipes",
-    status_code=202,
-    response_model=docs.Accepted,
-    responses=docs.ERRORS,
-    dependencies=[Depends(api_key)],
-)
+@router.post("/api/recipes", **docs.STARTS_JOBS, dependencies=[Depends(api_key)])
 @router.post("/recipes", include_in_schema=False, dependencies=[Depends(api_key)])
 async def create_by_post(request: Request) -> JSONResponse:
-    return await _create(request, await json_body(request))
+    return await _start_one(request, "create", await json_body(request))
 
 
-@router.post(
-    "/api/jobs/modify",
-    status_code=202,
-    response_model=docs.Accepted,
-    responses=docs.ERRORS,
-    dependencies=[Depends(api_key)],
-)
+@router.post("/api/jobs/modify", **docs.STARTS_JOBS, dependencies=[Depends(api_key)])
 async def modify_by_api(request: Request) -> JSONResponse:
-    body = await json_body(request)
-    job = build_job(
-        "modify",
-        body.get("request"),
-        app_state(request).settings,
-        mode=body.get("mode"),
-        request_id=body.get("request_id"),
-        page_id=body.get("page_id"),
-    )
-    return await start_jobs(request, [job], "Recipe modification in progress")
+    return await _start_one(request, "modify", await json_body(request))

@@ -26,7 +26,7 @@ from batchcook import instrument
 from batchcook.config import Settings
 from batchcook.recipes import notion_mapping as mapping
 from batchcook.recipes.schema import Recipe
-from batchcook.stores.base import Image, RecipeNotFound, StoredRecipe, StoreError
+from batchcook.stores.base import ClosedOnExit, Image, RecipeNotFound, StoredRecipe, StoreError
 from batchcook.stores.notion.errors import (
     AmbiguousWriteError,
     NotionAPIError,
@@ -45,7 +45,7 @@ SINGLE_PART_LIMIT = 20 * 1024 * 1024
 DEFAULT_UPLOAD_LIMIT = 5 * 1024 * 1024
 
 
-class NotionStore:
+class NotionStore(ClosedOnExit):
     """The ``RecipeStore`` on Notion. One instance per process is enough; instances for the
     same token share one pacer, so concurrent jobs stay within Notion's average rate."""
 
