@@ -72,6 +72,7 @@ from dbos import DBOSClient
 from batchcook.jobs import Job
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, ManualClock, OpenAIEmulator
+from batchcook.testing.polling import poll
 from batchcook.testing.server import serve
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -312,14 +313,7 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float, interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    return poll(check, what, timeout, interval)
 
 
 class Reader:

@@ -10,8 +10,10 @@ sweep) is divided by the same factor: the schedule of calls is the production on
 
 Printed per N: OpenAI calls per job, split into polls (list pages and retrieves, the part
 that depends on N) and the rest (uploads, creates, downloads), and how often a job woke to
-look (its parts_view steps: a read of the parts table, no OpenAI call). Each N runs in a
-fresh process and database.
+look (its parts_view steps: a read of the parts table, no OpenAI call), and on SQLite the
+database's growth per job: the files' growth (a high-water mark: a file does not shrink when
+rows are deleted) and the pages still in use once every job has ended ("kept"). Each N runs
+in a fresh process and database.
 
 Usage: python bench/slow_jobs.py [N ...] [--speed 5] [--database-url URL]
        (default N: 1 100 1000)
@@ -23,11 +25,13 @@ import argparse
 import asyncio
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -160,13 +164,14 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
             worker_concurrency=max(n, 1) + 10,  # the sweep shares the queue
         )
         engine.launch(settings)
-        before = _database_bytes(Path(tmp))
+        before, before_used = _database_bytes(Path(tmp)), _database_used_bytes(Path(tmp))
         try:
             timeout = BATCH_MINUTES * 60 / speed * 4 + 300
             result = asyncio.run(drive(n, clock, timeout, openai))
         finally:
             engine.shutdown()
         grown = _database_bytes(Path(tmp)) - before
+        kept = _database_used_bytes(Path(tmp)) - before_used
     kinds = categorize(openai.calls, len(openai.state.batches))
     total = sum(kinds.values())
     return {
@@ -174,9 +179,26 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
         **result,
         "batches": len(openai.state.batches),
         "db_kb_per_job": round(grown / 1024 / n, 1) if database_url is None else None,
+        "db_kept_kb_per_job": round(kept / 1024 / n, 1) if database_url is None else None,
         "calls": total,
         "kinds": dict(kinds),
     }
+
+
+def _database_used_bytes(folder: Path) -> int:
+    """The SQLite databases' pages in use (free pages left by deleted rows excluded), after
+    a checkpoint: what finished jobs keep, not the file's high-water mark."""
+    used = 0
+    for path in folder.rglob("*.sqlite*"):
+        if not path.is_file() or path.name.endswith(("-wal", "-shm", "-journal")):
+            continue
+        with closing(sqlite3.connect(path)) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            free = db.execute("PRAGMA freelist_count").fetchone()[0]
+            size = db.execute("PRAGMA page_size").fetchone()[0]
+        used += (pages - free) * size
+    return used
 
 
 def _database_bytes(folder: Path) -> int:
@@ -201,7 +223,8 @@ def main() -> None:
     header = f"{'N':>5} {'calls/job':>9} {'polls/job':>9} {'rest/job':>8} {'wakes/job':>9}"
     print(
         header
-        + f" {'wall s':>7} {'virtual min':>11} {'1st batch s':>11} {'db KB/job':>9}  statuses"
+        + f" {'wall s':>7} {'virtual min':>11} {'1st batch s':>11} {'db KB/job':>9}"
+        + f" {'kept KB/job':>11}  statuses"
     )
     for n in args.jobs:
         cmd = [sys.executable, __file__, str(n), "--one", "--speed", str(args.speed)]
@@ -214,7 +237,8 @@ def main() -> None:
             f"{n:>5} {r['calls'] / n:>9.2f} {polls / n:>9.2f} {(r['calls'] - polls) / n:>8.2f}"
             f" {r['wakes_per_job']:>9.1f} {r['wall_s']:>7.1f} {r['virtual_min']:>11.1f}"
             f" {r['first_batch_s']:>11.1f} {r['db_kb_per_job'] or 0:>9.1f}"
-            f"  {r['statuses']}  {r['kinds']} batches={r['batches']}",
+            f" {r['db_kept_kb_per_job'] or 0:>11.1f}  {r['statuses']}  {r['kinds']}"
+            f" batches={r['batches']}",
             flush=True,
         )
         for error, count in r["errors"].items():

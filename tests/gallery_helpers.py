@@ -15,7 +15,7 @@ import httpx
 from batchcook.config import Settings
 from batchcook.stores.local import ListedRecipe, LocalStore
 from batchcook.testing.openai_emulator import OpenAIEmulator
-from polling import poll
+from batchcook.testing.polling import poll
 
 
 @dataclass

@@ -21,8 +21,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from batchcook.jobs import BatchState, Job, JobError
+from batchcook.testing.polling import wait_for_text
 from batchcook.testing.server import free_port, serve
-from polling import wait_for_text
 
 KEY = "bc-secret-api-key"
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 
 from batchcook.jobs import Job
+from batchcook.testing.polling import poll, poll_async
 from batchcook.workflows import engine
-from polling import poll, poll_async
 
 ENDED = ("succeeded", "failed")
 
@@ -23,7 +23,7 @@ async def wait_for(job_id: str, statuses: tuple[str, ...] = ENDED, timeout: floa
 
     try:
         return await poll_async(check, f"job {job_id} to be {'/'.join(statuses)}", timeout)
-    except AssertionError as error:
+    except TimeoutError as error:
         raise AssertionError(f"{error}; stuck at {last[0] and last[0].status}") from None
 
 
@@ -60,5 +60,5 @@ def wait_job(
 
     try:
         return poll(check, f"job {job_id} to be {'/'.join(statuses)}", timeout, interval=0.02)
-    except AssertionError as error:
+    except TimeoutError as error:
         raise AssertionError(f"{error}; seen {seen}") from None

@@ -113,7 +113,7 @@ def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
 
                 try:
                     poll(all_done, f"all {JOBS} jobs to end", 480, interval=1)
-                except AssertionError as stuck:
+                except TimeoutError as stuck:
                     raise AssertionError(
                         _diagnose(stuck, reader, job_ids, database_url, tmp_path)
                     ) from None
@@ -160,7 +160,7 @@ def test_two_apis_three_workers_one_killed(tmp_path: Path) -> None:
 
 
 def _diagnose(
-    stuck: AssertionError, reader: JobReader, job_ids: list[str], database_url: str, logs: Path
+    stuck: TimeoutError, reader: JobReader, job_ids: list[str], database_url: str, logs: Path
 ) -> str:
     """What a timed-out run leaves to read in CI's output: where the jobs and their parts
     stand, and each process's last lines."""

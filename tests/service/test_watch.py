@@ -13,9 +13,9 @@ from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
+from batchcook.testing.polling import poll_async
 from batchcook.workflows import engine, watch
 from batchcook.workflows.runtime import runtime
-from polling import poll_async
 
 
 async def until(condition: Callable[[], bool], timeout: float = 30) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 from fastapi import Request
 
+from batchcook.api import keys
 from batchcook.api.problems import HTTPProblem
 from batchcook.config import Settings
 from batchcook.doctor import SchemaCache
@@ -36,18 +36,10 @@ def app_state(request: Request) -> AppState:
 
 
 def _authorize(request: Request, *, allow_query_key: bool) -> None:
-    settings = app_state(request).settings
-    if settings.api_key is None:
-        return
-    expected = settings.api_key.get_secret_value()
-    header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else ""
-    if not given and allow_query_key:
-        given = request.query_params.get("key", "")
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPProblem(
-            401, "missing or wrong API key: send 'Authorization: Bearer <BATCHCOOK_API_KEY>'"
-        )
+    query = request.query_params.get("key") if allow_query_key else None
+    given = keys.presented(request.headers.get("authorization", ""), query)
+    if not keys.accepts(app_state(request).settings, given):
+        raise HTTPProblem(401, keys.REFUSED)
 
 
 async def api_key(request: Request) -> None:

@@ -6,7 +6,6 @@ process's own counters from ``batchcook.instrument``.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from typing import Any
@@ -15,6 +14,7 @@ from wsgiref.simple_server import make_server
 
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler, make_wsgi_app
 
+from batchcook.api import keys
 from batchcook.config import Settings
 from batchcook.instrument import REGISTRY
 
@@ -31,19 +31,16 @@ def serve_in_thread(settings: Settings) -> int | None:
     logged, not fatal (a CLI run beside a worker on the same machine)."""
     if settings.metrics_port is None:
         return None
-    key = settings.api_key.get_secret_value().encode() if settings.api_key else None
     app = make_wsgi_app(REGISTRY)
 
     def guarded(environ: dict[str, Any], start_response: Any) -> Any:
-        if key is not None:
-            header = str(environ.get("HTTP_AUTHORIZATION", ""))
-            given = header[7:] if header.lower().startswith("bearer ") else ""
-            if not given:
-                query = parse_qs(str(environ.get("QUERY_STRING", "")))
-                given = (query.get("key") or [""])[0]
-            if not given or not hmac.compare_digest(given.encode(), key):
-                start_response("401 Unauthorized", [("Content-Type", "text/plain")])
-                return [b"missing or wrong API key: send 'Authorization: Bearer <key>'\n"]
+        query = parse_qs(str(environ.get("QUERY_STRING", "")))
+        given = keys.presented(
+            str(environ.get("HTTP_AUTHORIZATION", "")), (query.get("key") or [""])[0]
+        )
+        if not keys.accepts(settings, given):
+            start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+            return [f"{keys.REFUSED}\n".encode()]
         return app(environ, start_response)
 
     where = (settings.metrics_host, settings.metrics_port)

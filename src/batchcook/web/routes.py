@@ -9,7 +9,6 @@ recipe text comes from a model and must never become markup.
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -23,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from batchcook import service
+from batchcook.api import keys
 from batchcook.config import Settings
 from batchcook.inputs import InputError, build_job
 from batchcook.jobs import TERMINAL_STATUSES, Job
@@ -72,13 +72,6 @@ async def _store() -> AsyncIterator[RecipeStore]:
     """The configured store for one request, closed after (the Notion store holds a client)."""
     async with runtime().store(None) as store:
         yield store
-
-
-def _key_ok(settings: Settings, given: str) -> bool:
-    if settings.api_key is None:
-        return True
-    expected = settings.api_key.get_secret_value().encode()
-    return bool(given) and hmac.compare_digest(given.encode(), expected)
 
 
 def web_link(url: str | None) -> str | None:
@@ -151,7 +144,7 @@ def mount_gallery(app: FastAPI, settings: Settings, admit: Admit = _admit_all) -
         makes a second post the same job anyway)."""
         form = await request.form()
         fields = {name: str(form.get(name) or "") for name in ("prompt", "key", "request_id")}
-        if not _key_ok(settings, fields["key"]):
+        if not keys.accepts(settings, fields["key"]):
             return await index_page(
                 request, gallery.Query(), 401, "Wrong or missing API key (BATCHCOOK_API_KEY)."
             )

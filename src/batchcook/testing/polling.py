@@ -1,7 +1,7 @@
-"""Waiting for state in tests: poll with a deadline, never sleep a fixed time.
+"""Waiting for state in tests and benches: poll with a deadline, never sleep a fixed time.
 
-One helper, sync and async, so every wait fails the same way: after ``timeout`` seconds,
-naming what it waited for.
+One helper, sync and async, so every wait fails the same way: ``TimeoutError`` after
+``timeout`` seconds, naming what it waited for.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def poll(
         if found:
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
 
 
@@ -43,9 +43,9 @@ async def poll_async(
         if inspect.isawaitable(found):
             found = await found
         if found:
-            return found  # type: ignore[no-any-return]
+            return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(interval)
 
 
