@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,7 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
             engine.shutdown()
         grown = _database_bytes(Path(tmp)) - before
         kept = _database_used_bytes(Path(tmp)) - before_used
+        tables = _largest_tables(Path(tmp))
     kinds = categorize(openai.calls, len(openai.state.batches))
     total = sum(kinds.values())
     return {
@@ -180,6 +181,7 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
         "batches": len(openai.state.batches),
         "db_kb_per_job": round(grown / 1024 / n, 1) if database_url is None else None,
         "db_kept_kb_per_job": round(kept / 1024 / n, 1) if database_url is None else None,
+        "db_tables_kb": tables if database_url is None else None,
         "calls": total,
         "kinds": dict(kinds),
     }
@@ -199,6 +201,24 @@ def _database_used_bytes(folder: Path) -> int:
             size = db.execute("PRAGMA page_size").fetchone()[0]
         used += (pages - free) * size
     return used
+
+
+def _largest_tables(folder: Path, most: int = 8) -> dict[str, float]:
+    """KB in use per table (and index) once the jobs ended, the largest first; and the
+    bytes of DBOS's step outputs per step."""
+    sizes: Counter[str] = Counter()
+    for path in folder.rglob("*.sqlite*"):
+        if path.is_file() and not path.name.endswith(("-wal", "-shm", "-journal")):
+            with closing(sqlite3.connect(path)) as db:
+                rows = db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
+                sizes.update({name: size for name, size in rows})
+                with suppress(sqlite3.Error):  # DBOS's step outputs, by step
+                    steps = db.execute(
+                        "SELECT function_name, SUM(LENGTH(output)) FROM operation_outputs"
+                        " GROUP BY function_name"
+                    )
+                    sizes.update({f"step {name}": size or 0 for name, size in steps})
+    return {name: round(size / 1024, 1) for name, size in sizes.most_common(most)}
 
 
 def _database_bytes(folder: Path) -> int:
@@ -241,6 +261,8 @@ def main() -> None:
             f" batches={r['batches']}",
             flush=True,
         )
+        if r.get("db_tables_kb"):
+            print(f"      largest tables after the jobs ended (KB): {r['db_tables_kb']}")
         for error, count in r["errors"].items():
             print(f"      {count} x {error}", flush=True)
 

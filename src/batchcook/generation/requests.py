@@ -2,7 +2,7 @@
 
 The structured-output format is built by the SDK's own helper (``type_to_text_format_param``)
 so the schema is exactly what ``client.responses.parse`` would send: strict, every field
-required, objects closed. The helper is private to the SDK; ``tests/test_requests.py``
+required, objects closed. The helper is private to the SDK; ``tests/generation/test_requests.py``
 pins its output so an SDK upgrade that changes it fails loudly.
 """
 
