@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from batchcook.config import Settings
 from batchcook.errors import BatchcookError
@@ -48,6 +49,14 @@ def estimate_job(job: Job, settings: Settings) -> Estimate:
     return estimate(
         list(requests), tiers_for(job.mode, settings), load_catalog(settings.catalog_path)
     )
+
+
+def summary(estimates: list[Estimate]) -> dict[str, Any]:
+    """A dry run as the API and ``--dry-run --json`` print it."""
+    return {
+        "usd_at_most": round(sum(e.usd for e in estimates), 6),
+        "estimates": [e.public() for e in estimates],
+    }
 
 
 def periods(now: float) -> dict[str, float]:

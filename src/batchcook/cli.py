@@ -407,17 +407,11 @@ def create(
 
 def _print_estimate(jobs: list[Job], settings: Settings, as_json: bool) -> None:
     """``--dry-run``: the most the jobs can cost, from the catalog; nothing is sent."""
-    from batchcook.budget import estimate_job
+    from batchcook.budget import estimate_job, summary
 
     estimates = [estimate_job(job, settings) for job in jobs]
-    total = sum(e.usd for e in estimates)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {"usd_at_most": round(total, 6), "estimates": [e.public() for e in estimates]},
-                indent=2,
-            )
-        )
+        typer.echo(json.dumps(summary(estimates), indent=2))
         return
     for job, est in zip(jobs, estimates, strict=True):
         for part in est.parts:
@@ -425,6 +419,7 @@ def _print_estimate(jobs: list[Job], settings: Settings, as_json: bool) -> None:
                 f"{job.prompt[:40]!r:<42} {part.model:<16} {part.tier:<8} "
                 f"in {part.input_tokens:>6,} out ≤ {part.output_tokens:>6,}  ≤ ${part.usd:.4f}"
             )
+    total = sum(e.usd for e in estimates)
     typer.echo(f"at most ${total:.4f} for {len(jobs)} job(s); dry run: nothing was sent")
 
 

@@ -58,7 +58,6 @@ __all__ = [
     "admit",
     "cancel",
     "estimate",
-    "estimate_summary",
     "latest",
     "local_engine",
     "modify_from_comment",
@@ -106,14 +105,6 @@ class AlreadyEnded(BatchcookError):
 def estimate(jobs: Iterable[Job], settings: Settings) -> list[Estimate]:
     """The most each job can cost (a dry run): nothing is checked, reserved or sent."""
     return [budget.estimate_job(job, settings) for job in jobs]
-
-
-def estimate_summary(estimates: list[Estimate]) -> dict[str, Any]:
-    """A dry run as the API and ``--dry-run --json`` print it."""
-    return {
-        "usd_at_most": round(sum(e.usd for e in estimates), 6),
-        "estimates": [e.public() for e in estimates],
-    }
 
 
 async def admit(

@@ -25,7 +25,7 @@ from dbos import DBOSClient
 from batchcook.jobs import Job
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, ManualClock, OpenAIEmulator
-from batchcook.testing.polling import poll, wait_for_text  # noqa: F401  (re-exported for the tests)
+from batchcook.testing.polling import poll
 from batchcook.testing.server import serve
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

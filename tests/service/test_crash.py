@@ -9,9 +9,10 @@ import signal
 import subprocess
 import time
 
-from cli_procs import World, batchcook, run, start, wait_for_text, world_fixture  # noqa: F401
+from cli_procs import World, batchcook, run, start, world_fixture  # noqa: F401
 
 from batchcook.jobs import Job
+from batchcook.testing.polling import wait_for_text
 
 PROMPT = "make me pasta carbonara"
 

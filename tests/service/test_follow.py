@@ -23,9 +23,7 @@ from cli_procs import (  # noqa: F401
     IN_FLIGHT,
     World,
     batchcook,
-    poll,
     start,
-    wait_for_text,
     world_fixture,
 )
 from pydantic import SecretStr
@@ -36,6 +34,7 @@ from batchcook.config import Settings
 from batchcook.jobs import Job
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import OpenAIEmulator
+from batchcook.testing.polling import poll, wait_for_text
 from batchcook.testing.server import serve
 
 PROMPTS = ("mushroom risotto", "tiramisu", "gazpacho")

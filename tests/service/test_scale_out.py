@@ -17,18 +17,17 @@ from cli_procs import (
     api_healthy,
     batchcook,
     fresh_database,
-    poll,
     postgres_available,
     process_env,
     run,
     start,
     stop,
-    wait_for_text,
 )
 from sqlalchemy import func, select
 
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, SystemClock
+from batchcook.testing.polling import poll, wait_for_text
 from batchcook.testing.server import free_port, serve
 from batchcook.workflows import parts
 

@@ -20,7 +20,6 @@ from cli_procs import (
     api_healthy,
     batchcook,
     fresh_database,
-    poll,
     postgres_available,
     process_env,
     start,
@@ -31,6 +30,7 @@ from openai import OpenAI
 from batchcook.config import Settings
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator, SystemClock
+from batchcook.testing.polling import poll
 from batchcook.testing.server import free_port, serve
 
 JOBS = 20

@@ -26,7 +26,6 @@ from batchcook.api.redact import redact_access_log
 from batchcook.api.routes import jobs, ops, recipes, webhooks
 from batchcook.config import Settings
 from batchcook.doctor import run_doctor
-from batchcook.inputs import InputError
 from batchcook.jobs import Job
 from batchcook.web import mount_gallery
 
@@ -70,7 +69,7 @@ def create_app(
         """The gallery's form passes the same checks as ``POST /api/recipes``."""
         try:
             await service.admit([job], settings, today=state.date(), cache=state.schema_cache)
-        except (service.NotReady, budget.BudgetExceeded, InputError) as refused:
+        except (service.NotReady, budget.BudgetExceeded) as refused:
             return str(refused)
         return None
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from batchcook import service
+from batchcook import budget, service
 from batchcook.api.deps import app_state
 from batchcook.api.problems import SafeJSONResponse
 from batchcook.jobs import Job
@@ -34,7 +34,7 @@ async def start_jobs(
     (the bulk route, whatever its length), else with the one job's id."""
     state = app_state(request)
     if dry_run(request):
-        summary = service.estimate_summary(service.estimate(jobs, state.settings))
+        summary = budget.summary(service.estimate(jobs, state.settings))
         return SafeJSONResponse({"message": "dry run: nothing was sent", **summary})
     await service.admit(jobs, state.settings, today=state.date(), cache=state.schema_cache)
     await service.start(jobs)
