@@ -56,6 +56,15 @@ async def test_jobs_in_one_window_share_one_batch_per_endpoint(
     # Results are deleted once each page is written: nothing left in the parts table.
     for job in done:
         assert (await parts.run(parts.view, service.database(), job.id))["parts"] == []
+    # The request bodies never went into a checkpoint (those outlive the job), and their
+    # plans-table rows went with the job's results.
+    steps = await DBOS.list_workflow_steps_async(ids[0])
+    planned = next(s["output"]["ok"] for s in steps if s["function_name"] == "plan_parts")
+    assert planned and all("body" not in p for p in planned)
+    engine_ = parts._engine(service.database())
+    with engine_.begin() as conn:
+        left = parts.plans.select().where(parts.plans.c.job_id.in_(ids))
+        assert conn.execute(left).all() == []
 
 
 async def test_a_line_that_fails_fails_only_its_own_job(

@@ -81,6 +81,16 @@ batches = Table(
     Column("created_at", Float, nullable=False),
     Column("polled_at", Float, nullable=True),  # when a follower last read it from OpenAI
 )
+plans = Table(
+    "batchcook_plans",
+    metadata,
+    # The request bodies a job planned, kept here rather than in its plan step's checkpoint:
+    # a checkpoint stays in the system database after the job ends, these rows do not.
+    Column("custom_id", String(300), primary_key=True),
+    Column("job_id", String(200), nullable=False, index=True),
+    Column("body", Text, nullable=False),  # JSON
+    Column("created_at", Float, nullable=False),
+)
 OPEN = ("waiting", "claimed", "submitted")
 
 
@@ -118,9 +128,47 @@ def unpack(text: str, payload: bytes | None) -> dict[str, Any]:
 # --- the job's side ------------------------------------------------------------------------
 
 
+def save_plan(url: str, job_id: str, planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep the planned request bodies in the plans table; returns the parts without them
+    (what the plan step checkpoints). A re-run of the step plans anew and overwrites: nothing
+    has used the earlier bodies, since the step's output is what hands them on."""
+    at = time.time()
+    with _engine(url).begin() as conn:
+        ids = [p["custom_id"] for p in planned]
+        conn.execute(delete(plans).where(plans.c.custom_id.in_(ids)))
+        for part in planned:
+            conn.execute(
+                plans.insert().values(
+                    custom_id=part["custom_id"],
+                    job_id=job_id,
+                    body=json.dumps(part["body"], ensure_ascii=False),
+                    created_at=at,
+                )
+            )
+    return [{k: v for k, v in p.items() if k != "body"} for p in planned]
+
+
+def with_bodies(url: str, planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``planned`` with each part's request body, from the plans table (a part that carries
+    its body already — checkpointed before the plans table existed — keeps it)."""
+    wanted = [p["custom_id"] for p in planned if "body" not in p]
+    if not wanted:
+        return planned
+    with _engine(url).begin() as conn:
+        rows = conn.execute(
+            select(plans.c.custom_id, plans.c.body).where(plans.c.custom_id.in_(wanted))
+        ).all()
+    bodies = {r.custom_id: json.loads(r.body) for r in rows}
+    missing = sorted(set(wanted) - set(bodies))
+    if missing:
+        raise LookupError(f"planned request bodies not found for {', '.join(missing)}")
+    return [p if "body" in p else {**p, "body": bodies[p["custom_id"]]} for p in planned]
+
+
 def enqueue(url: str, job_id: str, planned: list[dict[str, Any]], attempt: int) -> None:
     """Write the job's parts for ``attempt`` (a re-run finds them written: nothing twice)."""
     at = time.time()
+    planned = with_bodies(url, planned)
     with _engine(url).begin() as conn:
         for part in planned:
             key = and_(parts.c.custom_id == part["custom_id"], parts.c.attempt == attempt)
@@ -277,6 +325,7 @@ def forget(url: str, job_id: str) -> int:
     """The job is done with its results (its page is written)."""
     with _engine(url).begin() as conn:
         gone = conn.execute(delete(parts).where(parts.c.job_id == job_id))
+        conn.execute(delete(plans).where(plans.c.job_id == job_id))
         return gone.rowcount or 0
 
 
@@ -290,6 +339,15 @@ def forget_older_than(url: str, seconds: float) -> int:
             )
         )
         conn.execute(delete(batches).where(and_(batches.c.created_at < cutoff, batches.c.routed)))
+        # Plans of jobs that ended without success, once none of their parts is left.
+        conn.execute(
+            delete(plans).where(
+                and_(
+                    plans.c.created_at < cutoff,
+                    ~select(parts.c.custom_id).where(parts.c.job_id == plans.c.job_id).exists(),
+                )
+            )
+        )
         return gone.rowcount or 0
 
 

@@ -83,12 +83,17 @@ async def plan_parts(
     job_id: str, prompt: str, instructions: str, image_prompt: str, mode: Mode
 ) -> Outcome:
     """The job's parts as planned now (checkpointed: a replay uses the same, whatever the
-    settings say later)."""
+    settings say later). The request bodies go to the plans table, not into the checkpoint,
+    which would outlive the job."""
 
     async def work() -> list[dict[str, Any]]:
         settings = runtime().settings
         planned = plan(job_id, prompt, instructions, image_prompt, Recipe, settings, mode)
-        return [p.as_dict() for p in planned]
+        whole = [p.as_dict() for p in planned]
+        kept: list[dict[str, Any]] = await parts.run(
+            parts.save_plan, settings.database(), job_id, whole
+        )
+        return kept
 
     return await _guard("plan_parts", work)
 
@@ -133,7 +138,7 @@ async def call_parts(job_id: str, planned: list[dict[str, Any]], attempt: int) -
 
     async def work() -> dict[str, dict[str, Any]]:
         url = runtime().settings.database()
-        wanted = [Part.from_dict(p) for p in planned]
+        wanted = [Part.from_dict(p) for p in await parts.run(parts.with_bodies, url, planned)]
         async with runtime().openai() as client:
             answers = await asyncio.gather(
                 *(
