@@ -15,7 +15,11 @@ database's growth per job: the files' growth (a high-water mark: a file does not
 rows are deleted) and the pages still in use once every job has ended ("kept"). Each N runs
 in a fresh process and database.
 
-Usage: python bench/slow_jobs.py [N ...] [--speed 5] [--database-url URL]
+With ``--webhooks`` the emulator posts ``batch.completed`` (etc.) events to the API's
+``/api/openai/webhook``, served in this process, and ``OPENAI_WEBHOOK_SECRET`` is set: the
+follower then polls only as a safety net (``BATCHCOOK_WEBHOOK_POLL_INTERVAL``, scaled too).
+
+Usage: python bench/slow_jobs.py [N ...] [--speed 5] [--database-url URL] [--webhooks]
        (default N: 1 100 1000)
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import re
 import sqlite3
@@ -31,7 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import closing, suppress
+from contextlib import ExitStack, closing, suppress
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,7 @@ from dbos import DBOS
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from batchcook.api.app import create_app
 from batchcook.config import Settings
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
@@ -49,6 +55,7 @@ from batchcook.workflows.runtime import runtime
 
 BATCH = BatchPlan(validating=30, in_progress=18.5 * 60, finalizing=90)  # 20 minutes in all
 BATCH_MINUTES = 20
+WHSEC = "whsec_" + base64.b64encode(b"bench-webhook-secret").decode()
 
 
 def categorize(calls: dict[str, int], batches: int) -> Counter[str]:
@@ -132,7 +139,7 @@ async def _where(ids: list[str], openai: OpenAIEmulator) -> str:
     return f"jobs {dict(statuses)}, parts {states}, batches {dict(batches)}"
 
 
-def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
+def run_one(n: int, speed: float, database_url: str | None, webhooks: bool) -> dict[str, Any]:
     clock = ScaledClock(speed)
     openai = OpenAIEmulator(clock=clock)
     openai.faults.default_batch = BATCH
@@ -158,6 +165,8 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
             poll_interval=10 / speed,
             poll_timeout=300 / speed,
             max_poll_interval=300 / speed,
+            webhook_poll_interval=1800 / speed,
+            openai_webhook_secret=SecretStr(WHSEC) if webhooks else None,
             batch_window=2,  # not scaled: jobs reach a round at our speed, not the clock's
             sweep_schedule=f"*/{max(1, round(60 / speed))} * * * * *",
             queue_poll_seconds=0.2,
@@ -167,7 +176,12 @@ def run_one(n: int, speed: float, database_url: str | None) -> dict[str, Any]:
         before, before_used = _database_bytes(Path(tmp)), _database_used_bytes(Path(tmp))
         try:
             timeout = BATCH_MINUTES * 60 / speed * 4 + 300
-            result = asyncio.run(drive(n, clock, timeout, openai))
+            with ExitStack() as stack:
+                if webhooks:  # the API's webhook route, on the engine launched above
+                    api = stack.enter_context(serve(create_app(settings, manage_engine=False)))
+                    openai.send_webhooks(f"{api}/api/openai/webhook", WHSEC)
+                result = asyncio.run(drive(n, clock, timeout, openai))
+                openai.state.webhook = None
         finally:
             engine.shutdown()
         grown = _database_bytes(Path(tmp)) - before
@@ -231,14 +245,15 @@ def main() -> None:
     parser.add_argument("jobs", nargs="*", type=int, default=[1, 100, 1000])
     parser.add_argument("--speed", type=float, default=5.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--webhooks", action="store_true", help="OpenAI webhooks on")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.jobs[0], args.speed, args.database_url)))
+        print(json.dumps(run_one(args.jobs[0], args.speed, args.database_url, args.webhooks)))
         return
     print(
         f"{BATCH_MINUTES}-minute batches, clock x{args.speed:g}, database "
-        f"{args.database_url or 'SQLite'}"
+        f"{args.database_url or 'SQLite'}, webhooks {'on' if args.webhooks else 'off'}"
     )
     header = f"{'N':>5} {'calls/job':>9} {'polls/job':>9} {'rest/job':>8} {'wakes/job':>9}"
     print(
@@ -250,6 +265,8 @@ def main() -> None:
         cmd = [sys.executable, __file__, str(n), "--one", "--speed", str(args.speed)]
         if args.database_url:
             cmd += ["--database-url", args.database_url]
+        if args.webhooks:
+            cmd.append("--webhooks")
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         polls = r["kinds"].get("poll", 0)

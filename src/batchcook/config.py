@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         gt=0,
     )
     poll_timeout: float = Field(default=300.0, gt=0)
+    # With OpenAI webhooks on, an ended batch wakes its follower at once: polling is only the
+    # safety net for a lost event, so it runs this seldom (and the foreground wait does not
+    # poll every poll_interval).
+    webhook_poll_interval: float = Field(default=1800.0, gt=0)
     max_output_tokens: int = Field(
         default=16000,
         ge=16,

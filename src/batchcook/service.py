@@ -41,7 +41,7 @@ from batchcook.jobs import TERMINAL_STATUSES, Job, new_job_id
 from batchcook.stores.base import TakesComments
 from batchcook.stores.notion import webhook
 from batchcook.stores.notion.errors import NotionAPIError
-from batchcook.workflows import engine, marks
+from batchcook.workflows import collector, engine, marks, parts
 from batchcook.workflows.engine import NotRetryable
 from batchcook.workflows.orphans import adopt_orphans, use_cli_executor
 from batchcook.workflows.runtime import runtime
@@ -253,6 +253,10 @@ async def wake_for_batch(settings: Settings, batch_id: str, delivery: str) -> st
     only a 2xx, and polling stays the safety net whatever happens here."""
     if delivery and not await marks.claim_async(settings.database(), f"openai-webhook:{delivery}"):
         return f"ignored: delivery {delivery} was already handled"
+    # A shared batch's round is on record here: no call to OpenAI to learn whose it is.
+    round_id = await parts.run(parts.round_of_batch, settings.database(), batch_id)
+    if round_id is not None and await engine.wake(collector.follower_id(round_id), batch_id):
+        return f"woke job {collector.follower_id(round_id)}"
     try:
         async with runtime().openai() as client:
             batch = await client.batches.retrieve(batch_id)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import job_waits
 import pytest
+from dbos import DBOS
 from pydantic import SecretStr
 
 from batchcook import budget
@@ -24,6 +25,7 @@ from batchcook.stores.notion.webhook import reset_verification_token, sign
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
 from batchcook.testing.openai_emulator.webhooks import batch_event, signed_request
+from batchcook.testing.polling import poll
 from batchcook.testing.server import serve
 from batchcook.workflows import spend
 from batchcook.workflows.runtime import runtime
@@ -410,6 +412,52 @@ def test_openai_webhook_wakes_the_job_and_forgeries_are_refused(
         assert first.status_code == replay.status_code == 200
         assert "woke job" in first.json()["message"]
         assert "already handled" in replay.json()["message"]
+
+
+def _batch_reads(emu: OpenAIEmulator) -> int:
+    """List pages and retrieves: every time the service read batches' states from OpenAI."""
+    lists = emu.calls.get("/v1/batches", 0) - len(emu.state.batches)  # the rest are creates
+    retrieves = sum(
+        n
+        for path, n in emu.calls.items()
+        if path.startswith("/v1/batches/") and not path.endswith("/cancel")
+    )
+    return lists + retrieves
+
+
+def test_with_webhooks_batches_are_read_when_they_end_not_polled(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """With OPENAI_WEBHOOK_SECRET set the follower does not poll every poll_interval in the
+    foreground: it wakes (every max_poll_interval) on the copy the create answered, and the
+    batch.completed events make it read the batches once, to route them."""
+    settings = service.model_copy(
+        update={
+            "openai_webhook_secret": SecretStr(WHSEC),
+            "poll_interval": 0.05,  # without webhooks: a read every 50 ms
+            "max_poll_interval": 0.2,  # the follower wakes often: each wake could read
+            "poll_timeout": 3600,
+        }
+    )
+    runtime().settings = settings
+    with serve(create_app(settings, manage_engine=False)) as url:
+        openai_emu.send_webhooks(f"{url}/api/openai/webhook", WHSEC)
+        openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+        job_id = httpx.post(f"{url}/api/recipes", json={"prompt": "gnocchi"}).json()["job_id"]
+        wait_job(url, job_id, ("generating",))
+        follower = next(iter(openai_emu.state.batches.values())).metadata["batchcook_job"]
+
+        def looks() -> int:
+            steps = DBOS.list_workflow_steps(follower)
+            return sum(1 for s in steps if s["function_name"] == "poll_round")
+
+        poll(lambda: looks() >= 5 or None, timeout=20, what="five looks by the follower")
+        assert _batch_reads(openai_emu) == 0  # five looks, all at the create's copy
+        openai_emu.advance(600)  # both batches end; the emulator posts batch.completed
+        done = wait_job(url, job_id, timeout=10)
+        assert done["status"] == "succeeded", done["error"]
+        # One read per event at most (none to learn whose batch it is, none to route it).
+        assert 1 <= _batch_reads(openai_emu) <= 2, openai_emu.calls
 
 
 def test_dry_run_estimates_and_sends_nothing(

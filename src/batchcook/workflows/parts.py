@@ -501,6 +501,13 @@ def finish_batch(url: str, batch_id: str) -> list[str]:
     return sorted(r.job_id for r in rows)
 
 
+def round_of_batch(url: str, batch_id: str) -> str | None:
+    """The collector round that made ``batch_id``, if it is one of ours still on record."""
+    with _engine(url).begin() as conn:
+        row = conn.execute(select(batches.c.round_id).where(batches.c.id == batch_id)).first()
+    return None if row is None else str(row.round_id)
+
+
 def jobs_of(url: str, batch_id: str) -> list[str]:
     with _engine(url).begin() as conn:
         rows = conn.execute(

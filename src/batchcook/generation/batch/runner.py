@@ -69,7 +69,9 @@ class Recorder(Protocol):
 
     def batch_created(self, batch: SubmittedBatch) -> None: ...
 
-    def batch_polled(self, batch: Batch) -> None: ...
+    def batch_polled(self, batch: Batch) -> None:
+        """Every state of a batch the runner reads — a create's answer is the first."""
+        ...
 
 
 class NullRecorder:
@@ -217,6 +219,7 @@ class BatchRunner:
             custom_ids=list(chunk.custom_ids),
         )
         self.recorder.batch_created(submitted)
+        self.recorder.batch_polled(batch)
         log.info("created %s (%s, %d requests)", batch.id, chunk.endpoint, len(chunk.lines))
         return submitted
 
