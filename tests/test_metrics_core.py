@@ -210,7 +210,9 @@ class SlowRecords(job_metrics.JobRecords):
         super().__init__()
         self.delay, self.reads = delay, 0
 
-    async def refresh(self, catalog_path: object = None) -> job_metrics.Snapshot:
+    async def refresh(
+        self, catalog_path: object = None, url: str | None = None
+    ) -> job_metrics.Snapshot:
         self.reads += 1
         await asyncio.sleep(self.delay)
         self.snapshot = job_metrics.summarize([Job(id=f"j{self.reads}", kind="create", prompt="p")])

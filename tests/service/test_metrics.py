@@ -5,6 +5,7 @@ batch that took 15 emulated minutes, jobs by status, cost, savings and resubmiss
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,15 +13,18 @@ from typing import Any
 import httpx
 import job_waits
 import pytest
+from job_waits import wait_all
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from batchcook.api.app import create_app
 from batchcook.config import Settings
+from batchcook.jobs import Job, new_job_id
 from batchcook.stores.notion import NotionStore
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
 from batchcook.testing.server import serve
+from batchcook.workflows import engine, job_index, job_metrics
 from batchcook.workflows.runtime import configure
 from engine_fixtures import notion_store_for
 
@@ -156,3 +160,48 @@ def test_a_resubmitted_line_is_counted(
     after = scrape(api)
     name, labels = "batchcook_jobs_batch_resubmissions", {"endpoint": "/v1/images/generations"}
     assert get(after, name, **labels) - get(before, name, **labels) == 1
+
+
+async def test_the_job_gauges_read_the_job_index_not_each_record(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """A job writes what the gauges count to the job index as it publishes (no prompt, no
+    page); a scrape counts from it in one query, and reads a job's record only when its row
+    is missing (pruned) — once, since a finished job does not change."""
+    job = Job(id=new_job_id("create", uuid.uuid4().hex), kind="create", prompt="secret soup")
+    await engine.start_job(job)
+    [done] = await wait_all([job.id])
+    assert done.status == "succeeded", done.error
+    url = service.database()
+    row = (await asyncio.to_thread(job_index.read, url, [job.id]))[job.id]
+    assert (row.status, row.prompt, row.page_id) == ("succeeded", "", None)
+    assert row.costs == done.costs
+
+    # The index is what a scrape reads: a row that says otherwise is what is counted.
+    await asyncio.to_thread(job_index.put, url, done.model_copy(update={"mode": "flex"}))
+    records = job_metrics.JobRecords(window=5)
+    snap = await records.refresh(url=url)
+    assert snap.jobs[("succeeded", "create", "flex")] >= 1
+
+    # A row pruned away: the record is read instead (and cached, finished).
+    with job_index._engine(url).begin() as conn:
+        conn.execute(job_index.index.delete().where(job_index.index.c.job_id == job.id))
+    fresh = job_metrics.JobRecords(window=5)
+    snap = await fresh.refresh(url=url)
+    assert snap.jobs[("succeeded", "create", "batch")] >= 1
+    assert job.id in fresh._finished
+
+
+def test_prune_keeps_the_window_and_every_unfinished_job(service: Settings) -> None:
+    url, tag = service.database(), uuid.uuid4().hex[:8]
+    finished = [
+        Job(id=f"{tag}-{i}", kind="create", prompt="p", status="succeeded") for i in range(5)
+    ]
+    running = Job(id=f"{tag}-run", kind="create", prompt="p", status="generating")
+    job_index.put(url, running)
+    for job in finished:
+        job_index.put(url, job)
+    job_index.prune(url, keep=2)
+    left = job_index.read(url, [j.id for j in [running, *finished]])
+    assert running.id in left  # older than the window, but not finished
+    assert set(left) - {running.id} == {finished[3].id, finished[4].id}

@@ -1,4 +1,5 @@
-"""The ``batchcook_jobs*`` gauges: read from the durable job records at scrape time.
+"""The ``batchcook_jobs*`` gauges: read at scrape time from the job index (``job_index``),
+one small row a job that each job writes as it publishes its record.
 
 They live beside the workflows because they read the workflows' records; they are
 registered into ``batchcook.instrument.REGISTRY`` so one exposition serves both kinds.
@@ -24,12 +25,13 @@ from batchcook import instrument
 from batchcook.config import Settings
 from batchcook.generation.catalog import Usage, load_catalog
 from batchcook.jobs import TERMINAL_STATUSES, Job
-from batchcook.workflows import engine
+from batchcook.workflows import engine, job_index
 from batchcook.workflows.names import JOB_WORKFLOWS
 
 log = logging.getLogger(__name__)
 SCRAPE_WAIT = 0.8  # seconds a scrape waits for fresh records before answering with the last
 READERS = 16  # job records read at once
+DIED = ("ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")  # workflow ended, job did not
 CONTENT_TYPE = instrument.CONTENT_TYPE
 
 
@@ -78,9 +80,11 @@ def summarize(jobs: Iterable[Job], catalog_path: Any = None) -> Snapshot:
 
 class JobRecords(Collector):
     """The ``batchcook_jobs*`` gauges. ``refresh()`` (async, from the route) reads the
-    records; ``collect()`` (sync, from the exposition) reports the last snapshot. Finished
-    jobs' records never change, so they are cached: a scrape reads one workflow listing
-    plus the records of unfinished jobs."""
+    records; ``collect()`` (sync, from the exposition) reports the last snapshot. A scrape
+    reads one workflow listing (with inputs: a job not started yet is counted from its
+    request) and one query of the job index; finished jobs never change, so they are cached.
+    Only a finished job missing from the index (pruned, or older than it) costs a record
+    read, once."""
 
     def __init__(self, window: int = 1000) -> None:
         self.window = window  # the latest jobs covered: BATCHCOOK_METRICS_JOB_WINDOW
@@ -89,7 +93,9 @@ class JobRecords(Collector):
         self._finished: dict[str, Job] = {}
         self._reading: asyncio.Task[Snapshot] | None = None
 
-    async def fresh(self, catalog_path: Any = None, wait: float = SCRAPE_WAIT) -> None:
+    async def fresh(
+        self, catalog_path: Any = None, wait: float = SCRAPE_WAIT, url: str | None = None
+    ) -> None:
         """Read the records, waiting at most ``wait`` seconds: under load (a thousand jobs
         starting) a read takes longer than a scraper should wait, so the scrape answers
         with the last snapshot (``batchcook_jobs_snapshot_age_seconds`` says how old) and
@@ -97,30 +103,39 @@ class JobRecords(Collector):
         loop = asyncio.get_running_loop()
         task = self._reading
         if task is None or task.done() or task.get_loop() is not loop:
-            task = loop.create_task(self.refresh(catalog_path))
+            task = loop.create_task(self.refresh(catalog_path, url))
             task.add_done_callback(_log_failure)
             self._reading = task
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(task), wait)
 
-    async def refresh(self, catalog_path: Any = None) -> Snapshot:
+    async def refresh(self, catalog_path: Any = None, url: str | None = None) -> Snapshot:
         # No lock: two concurrent scrapes both read, and the last one's cache stays.
         workflows = await DBOS.list_workflows_async(
             name=list(JOB_WORKFLOWS),
             sort_desc=True,
             limit=self.window,
-            load_input=False,
+            load_input=True,
             load_output=False,
         )
+        unknown = [w.workflow_id for w in workflows if w.workflow_id not in self._finished]
+        indexed = await asyncio.to_thread(job_index.read, url, unknown) if url else {}
         readers = asyncio.Semaphore(READERS)
 
-        async def record(workflow_id: str) -> Job | None:
-            if workflow_id in self._finished:
-                return self._finished[workflow_id]
-            async with readers:
-                return await engine.get_job(workflow_id)
+        async def record(w: Any) -> Job | None:
+            if w.workflow_id in self._finished:
+                return self._finished[w.workflow_id]
+            job = indexed.get(w.workflow_id)
+            if job is None and w.status in ("ENQUEUED", "PENDING"):
+                job = job_index.from_input(w.input)  # not started, or not published yet
+            elif job is None:
+                async with readers:  # finished, and not in the index: read once
+                    job = await engine.get_job(w.workflow_id)
+            if job is not None and w.status in DIED and job.status not in TERMINAL_STATUSES:
+                job.status = "failed"  # as engine.get_job reports it
+            return job
 
-        found = await asyncio.gather(*(record(w.workflow_id) for w in workflows))
+        found = await asyncio.gather(*(record(w) for w in workflows))
         jobs = [j for j in found if j is not None]
         self._finished = {j.id: j for j in jobs if j.status in TERMINAL_STATUSES}
         self.snapshot = summarize(jobs, catalog_path)
@@ -193,7 +208,7 @@ async def exposition(settings: Settings) -> bytes:
     still answers, without the batchcook_jobs* gauges."""
     JOB_RECORDS.window = settings.metrics_job_window
     try:
-        await JOB_RECORDS.fresh(settings.catalog_path)
+        await JOB_RECORDS.fresh(settings.catalog_path, url=settings.database())
     except Exception as err:
         log.warning("metrics: could not read job records: %s", err)
         JOB_RECORDS.snapshot = None

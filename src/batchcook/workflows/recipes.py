@@ -7,6 +7,7 @@ every transition, so ``GET /api/jobs/{id}`` and ``batchcook jobs`` read it from 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -24,7 +25,7 @@ from batchcook.recipes.prompts import (
     modification_prompt,
     modified_image_prompt,
 )
-from batchcook.workflows import collector, steps, watch
+from batchcook.workflows import collector, job_index, steps, watch
 from batchcook.workflows.names import CREATE_RECIPE, JOB_EVENT, MODIFY_RECIPE
 from batchcook.workflows.runtime import runtime
 
@@ -36,6 +37,25 @@ WAKE_TOPIC = watch.WAKE_TOPIC
 async def publish(job: Job) -> None:
     job.updated_at = now()
     await DBOS.set_event_async(JOB_EVENT, job.model_dump(mode="json"))
+    await _index(job)
+
+
+_indexed: dict[str, str] = {}  # job id -> what this process last wrote to the job index
+
+
+async def _index(job: Job) -> None:
+    """The metrics' copy of the record, written when what the gauges count changed (most
+    publishes only move a batch along). Not a step: a replay writes the same row again. Never
+    a reason for the job to fail: the gauges read the record of a job missing here."""
+    row = job_index.counted(job).model_dump_json(exclude_defaults=True)
+    if _indexed.get(job.id) != row:
+        try:
+            await asyncio.to_thread(job_index.put, runtime().settings.database(), job)
+            _indexed[job.id] = row
+        except Exception as err:
+            log.warning("job %s: could not index its record for /metrics: %s", job.id, err)
+    if job.status in ("succeeded", "failed"):
+        _indexed.pop(job.id, None)
 
 
 async def fail(job: Job, error: dict[str, Any]) -> dict[str, Any]:

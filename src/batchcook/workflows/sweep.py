@@ -31,7 +31,7 @@ from batchcook.generation.batch.facts import (
     TERMINAL,
     WINDOW_SECONDS,
 )
-from batchcook.workflows import executors, marks, parts, watch
+from batchcook.workflows import executors, job_index, marks, parts, watch
 from batchcook.workflows.collector import RESUBMITTED, round_of
 from batchcook.workflows.install import install_id
 from batchcook.workflows.names import JOB_EVENT, JOB_WORKFLOWS, QUEUE
@@ -147,6 +147,8 @@ async def forget_marks() -> Outcome:
     async def work() -> int:
         url = runtime().settings.database()
         await asyncio.to_thread(parts.forget_older_than, url, 2 * WINDOW)
+        window = runtime().settings.metrics_job_window
+        await asyncio.to_thread(job_index.prune, url, window)
         return await asyncio.to_thread(marks.forget_older_than, url, 2 * WINDOW)
 
     return await _guard("forget_marks", work)
