@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -14,7 +16,7 @@ from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
 from batchcook.testing.polling import poll_async
-from batchcook.workflows import engine, watch
+from batchcook.workflows import collector, engine, parts, watch
 from batchcook.workflows.runtime import runtime
 
 
@@ -165,3 +167,59 @@ async def test_a_lost_page_write_is_tried_again_without_a_second_page(
     steps = await DBOS.list_workflow_steps_async(job.id)
     writes = [s for s in steps if s["function_name"] == "write_recipe"]
     assert len(writes) == 2 and writes[0]["output"]["error"]["type"] == "AmbiguousWriteError"
+
+
+async def test_one_list_page_serves_every_process_watch(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """With several workers, rounds are followed in different processes. A watcher writes
+    every batch its list page showed to the batches table, so another process's follower
+    reads its own batch there instead of calling OpenAI."""
+    url, tag = service.database(), uuid.uuid4().hex[:8]
+    openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+    made = []
+    async with runtime().openai() as client:
+        for i in range(3):
+            raw = json.dumps(
+                {
+                    "custom_id": f"{tag}-{i}",
+                    "method": "POST",
+                    "url": "/v1/responses",
+                    "body": {"model": "gpt-5.6-luna", "input": "soup"},
+                }
+            )
+            file = await client.files.create(file=("in.jsonl", raw.encode()), purpose="batch")
+            batch = await client.batches.create(
+                input_file_id=file.id, endpoint="/v1/responses", completion_window="24h"
+            )
+            made.append(batch.id)
+            record = {
+                "id": batch.id,
+                "endpoint": "/v1/responses",
+                "model": "gpt-5.6-luna",
+                "input_file_id": file.id,
+                "custom_ids": [f"{tag}-{i}"],
+                "group": f"{tag}-{i}",
+            }
+            await parts.run(parts.record_batch, url, f"round-{tag}-{i}", record, [])
+    *mine, theirs = made  # a round's two batches here, another round's elsewhere
+
+    elsewhere = watch.Watch(lambda: runtime().openai()).start()  # another process's watcher
+    try:
+        await elsewhere.batches(mine, 0.0)  # one list page: it shows all three batches
+        calls = batch_calls(openai_emu)
+        polled = await collector.poll_round([theirs], 30.0)
+        assert [b["status"] for b in polled["ok"]["batches"]] == ["in_progress"]
+        assert batch_calls(openai_emu) == calls  # read from the table, no call
+
+        openai_emu.advance(700)  # both end; the other process's next page shows it
+        await elsewhere.batches(mine, 0.0)
+        calls = batch_calls(openai_emu)
+        polled = await collector.poll_round([theirs], 30.0)
+        assert [b["status"] for b in polled["ok"]["batches"]] == ["completed"]
+        assert batch_calls(openai_emu) == calls
+        # Asked for a fresh look (a webhook, max_age 0), the follower calls OpenAI itself.
+        await collector.poll_round([theirs], 0.0)
+        assert batch_calls(openai_emu) == calls + 1
+    finally:
+        elsewhere.stop()

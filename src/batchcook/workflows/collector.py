@@ -304,14 +304,21 @@ async def fail_round(round_id: str, error: dict[str, Any]) -> Outcome:
 
 @DBOS.step(name="poll_round")
 async def poll_round(batch_ids: list[str], max_age: float) -> Outcome:
-    """Read-only: this process's batch watch, which calls OpenAI only when its copy is older
-    than ``max_age`` (and then once for everything watched)."""
+    """Read-only: the batches table when any process read them from OpenAI within
+    ``max_age`` seconds, else this process's batch watch, which calls OpenAI only when its
+    copy is older than that (and then once for everything watched)."""
 
     async def work() -> dict[str, Any]:
+        url = runtime().settings.database()
+        if max_age > 0:
+            since = time.time() - max_age
+            shared = await parts.run(parts.fresh_states, url, batch_ids, since)
+            if shared is not None:
+                return {"batches": shared, "at": time.time()}
         fresh = await watch.current().batches(batch_ids, max_age, missing_ok=True)
         instrument.batches_polled(fresh.values())
-        states = [_state(fresh[b]) if b in fresh else _gone(b) for b in batch_ids]
-        await parts.run(parts.update_batches, runtime().settings.database(), states)
+        states = [parts.state_of(fresh[b]) if b in fresh else _gone(b) for b in batch_ids]
+        await parts.run(parts.update_batches, url, states)
         return {"batches": states, "at": time.time()}
 
     return await _guard("poll_round", work)
@@ -326,18 +333,6 @@ def _gone(batch_id: str) -> dict[str, Any]:
         "completed": 0,
         "failed": 0,
         "total": 0,
-    }
-
-
-def _state(batch: Batch) -> dict[str, Any]:
-    counts = batch.request_counts
-    return {
-        "id": batch.id,
-        "endpoint": batch.endpoint,
-        "status": batch.status,
-        "completed": counts.completed if counts else 0,
-        "failed": counts.failed if counts else 0,
-        "total": counts.total if counts else 0,
     }
 
 
@@ -368,6 +363,7 @@ async def route_batch(batch_id: str) -> Outcome:
                 gone: list[str] = await parts.run(parts.finish_batch, url, batch_id)
                 return gone
             batch = found[batch_id]
+            instrument.batches_polled([batch])  # its latency, if this process has not yet
 
             if batch.status != "failed":
                 for file_id in (batch.output_file_id, batch.error_file_id):

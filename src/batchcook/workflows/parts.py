@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
+from openai.types import Batch
 from sqlalchemy import (
     Boolean,
     Column,
@@ -440,6 +441,44 @@ def fail_claimed(url: str, round_id: str, encoded: dict[str, Any]) -> list[str]:
                 .values(state="done", ok=False, result=text, payload=None)
             )
     return sorted({r.job_id for r in rows})
+
+
+def state_of(batch: Batch) -> dict[str, Any]:
+    """What the batches table keeps of a batch OpenAI showed."""
+    counts = batch.request_counts
+    return {
+        "id": batch.id,
+        "endpoint": batch.endpoint,
+        "status": batch.status,
+        "completed": counts.completed if counts else 0,
+        "failed": counts.failed if counts else 0,
+        "total": counts.total if counts else 0,
+    }
+
+
+def fresh_states(url: str, batch_ids: list[str], since: float) -> list[dict[str, Any]] | None:
+    """The states of ``batch_ids`` if every one was read from OpenAI (by any process) at or
+    after ``since``; else None. A process's follower then needs no call of its own: with
+    several workers, rounds run in different processes, and one list page read by any of
+    them shows every round's batches."""
+    if not batch_ids:
+        return None
+    with _engine(url).begin() as conn:
+        rows = conn.execute(select(batches).where(batches.c.id.in_(batch_ids))).all()
+    found = {r.id: r for r in rows if r.polled_at is not None and r.polled_at >= since}
+    if len(found) < len(set(batch_ids)):
+        return None
+    return [
+        {
+            "id": b,
+            "endpoint": found[b].endpoint,
+            "status": found[b].status,
+            "completed": found[b].completed,
+            "failed": found[b].failed,
+            "total": found[b].total,
+        }
+        for b in batch_ids
+    ]
 
 
 def update_batches(url: str, states: Iterable[dict[str, Any]]) -> None:

@@ -7,6 +7,11 @@ together — one ``GET /v1/batches`` page covers 100 — as often as the most im
 asked, and wakes a job only when one of its batches changed. The job then reads the
 watcher's cache, so its own poll costs nothing.
 
+With several workers, collector rounds run in different processes, each with its own
+watcher. So a watcher writes every batch its list pages showed — its own and the other
+processes' — to the batches table, and a watcher whose batches were read there moments ago
+uses that instead of calling OpenAI: one list page serves every process.
+
 The watcher lives in memory: a crashed process takes it along, and the recovered job
 registers again on its next wait. The sweep (which sees every process's batches) and
 OpenAI webhooks wake jobs too; a job also wakes by itself after ``max_poll_interval``,
@@ -29,6 +34,7 @@ from openai import AsyncOpenAI
 from openai.types import Batch
 
 from batchcook.generation.batch import BatchRunner
+from batchcook.workflows import parts
 from batchcook.workflows.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -164,6 +170,12 @@ class Watch:
                 # The sweep (or a job's own look) read them moments ago: use that copy.
                 await self._after_round(due, now, looked=set(due))
                 continue
+            # Another process's watcher read them within an interval (as fresh as a poll of
+            # our own would be by the next one): phases differ, so half would miss it.
+            shared = await self._shared(due_ids, shortest)
+            if shared is not None:
+                await self._after_round(due, now, looked=set(due), states=shared)
+                continue
             try:
                 await self._refresh(wanted)
             except Exception as err:  # the API may blip; jobs also wake by themselves
@@ -171,20 +183,25 @@ class Watch:
             await self._after_round(due, time.monotonic())
 
     async def _after_round(
-        self, due: list[str], now: float, looked: set[str] | None = None
+        self,
+        due: list[str],
+        now: float,
+        looked: set[str] | None = None,
+        states: dict[str, Seen] | None = None,
     ) -> None:
         """Wake the jobs whose batches changed; reschedule the ones ``looked`` at (default:
-        everyone, after a refresh of everything watched)."""
+        everyone, after a refresh of everything watched). ``states``: what the batches table
+        says of some batches (read by another process), over this process's cache."""
         wake: list[tuple[str, str, str]] = []
         with self._lock:
+            current = {b: seen(batch) for b, (batch, _) in self._cache.items()}
+            current.update(states or {})
             for job_id, entry in list(self._entries.items()):
                 changed = [
-                    b
-                    for b, before in entry.seen.items()
-                    if b in self._cache and seen(self._cache[b][0]) != before
+                    b for b, before in entry.seen.items() if b in current and current[b] != before
                 ]
                 if changed:
-                    wake.append((job_id, changed[0], self._cache[changed[0]][0].status))
+                    wake.append((job_id, changed[0], current[changed[0]][0]))
                     del self._entries[job_id]  # it registers again after it has looked
                 elif looked is None or job_id in looked:  # its next look: an interval away
                     if job_id in due:
@@ -246,20 +263,49 @@ class Watch:
             return
 
     async def _fetch(self, batch_ids: list[str]) -> None:
-        fresh = await self._fetch_direct(batch_ids)
+        shown: dict[str, Batch] = {}
+        fresh = await self._fetch_direct(batch_ids, shown=shown)
         at = time.monotonic()
         with self._lock:
             for batch_id, batch in fresh.items():
                 self._cache[batch_id] = (batch, at)
         self.rounds += 1
+        await self._share({**shown, **fresh})
 
     async def _fetch_direct(
-        self, batch_ids: list[str], missing_ok: bool = True
+        self,
+        batch_ids: list[str],
+        missing_ok: bool = True,
+        shown: dict[str, Batch] | None = None,
     ) -> dict[str, Batch]:
         """By default one job's unknown batch must not stop the others' refresh: 404s are
         left out (the job asking for it gets a LookupError from ``batches``)."""
         async with self._openai() as client:
-            return await BatchRunner(client).refresh(batch_ids, missing_ok=missing_ok)
+            return await BatchRunner(client).refresh(batch_ids, missing_ok=missing_ok, shown=shown)
+
+    async def _shared(self, batch_ids: list[str], age: float) -> dict[str, Seen] | None:
+        """The batches as another process read them in the last ``age`` seconds, or None."""
+        try:
+            url = runtime().settings.database()
+            found = await asyncio.to_thread(parts.fresh_states, url, batch_ids, time.time() - age)
+        except Exception as err:  # the table is a shortcut: without it, OpenAI is asked
+            log.debug("batch watch: no shared states: %s", err)
+            return None
+        if found is None:
+            return None
+        return {s["id"]: (s["status"], s["completed"], s["failed"]) for s in found}
+
+    async def _share(self, shown: dict[str, Batch]) -> None:
+        """Write what the pages showed to the batches table (rows that are not ours, or not
+        collector rounds', are not there: nothing is written for them)."""
+        if not shown:
+            return
+        try:
+            url = runtime().settings.database()
+            states = [parts.state_of(b) for b in shown.values()]
+            await asyncio.to_thread(parts.update_batches, url, states)
+        except Exception as err:
+            log.debug("batch watch: could not share batch states: %s", err)
 
 
 _watch: Watch | None = None

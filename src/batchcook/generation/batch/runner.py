@@ -246,7 +246,11 @@ class BatchRunner:
             await self.sleep(min(self.poll_interval, self.poll_timeout - waited))
 
     async def refresh(
-        self, batch_ids: Iterable[str], *, missing_ok: bool = False
+        self,
+        batch_ids: Iterable[str],
+        *,
+        missing_ok: bool = False,
+        shown: dict[str, Batch] | None = None,
     ) -> dict[str, Batch]:
         """Current state of each batch, in as few calls as the account allows.
 
@@ -255,6 +259,8 @@ class BatchRunner:
         retrieved one by one. Recent batches — the usual case — cost one page per 100, and
         old ones never cost more than twice a ``retrieve`` each. With ``missing_ok``, a
         batch the account does not know (404) is left out instead of failing the rest.
+        ``shown`` receives every batch the pages showed, wanted or not: a caller that shares
+        what it read (other processes follow other batches) gets them for the same calls.
         """
         wanted = list(dict.fromkeys(batch_ids))
         found: dict[str, Batch] = {}
@@ -267,6 +273,8 @@ class BatchRunner:
                     page = await self.client.batches.list(limit=LIST_PAGE, after=after)
                 pages += 1
                 for b in page.data:
+                    if shown is not None:
+                        shown[b.id] = b
                     if b.id in missing:
                         found[b.id] = b
                         missing.discard(b.id)

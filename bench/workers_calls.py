@@ -1,0 +1,202 @@
+"""OpenAI calls when several workers share the jobs, against one worker: on PostgreSQL.
+
+Shared batches promise that calls grow with collector rounds, not with jobs or workers: a
+round is one DBOS workflow deduplicated across every process, its follower polls for all
+its jobs, and the sweep lists only when a follower went quiet. Here N jobs (default 300)
+are queued with ``batchcook create --file`` and run by 1, then by 3 ``batchcook worker``
+processes on a fresh PostgreSQL database each, every batch taking 20 emulated minutes on an
+emulator clock ``--speed`` times faster (the service's intervals scaled alike, as in
+``slow_jobs.py``). Printed per run: OpenAI calls per job (polls and the rest), batches,
+wall time, how the jobs ended; then the ratio of the 3-worker calls to the 1-worker calls
+in the same session (goal: at most 1).
+
+Usage: python bench/workers_calls.py [--jobs 300] [--speed 10] [--workers 1 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from slow_jobs import BATCH, categorize  # type: ignore[import-not-found]
+
+from batchcook.testing.notion_emulator import NotionEmulator
+from batchcook.testing.openai_emulator import OpenAIEmulator, ScaledClock
+from batchcook.testing.server import serve
+from batchcook.workflows.names import JOB_WORKFLOWS
+
+PG = "postgresql://postgres@127.0.0.1:5432"
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    name = f"batchcook_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        yield f"{PG}/{name}"  # DBOS creates it
+    finally:
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def environment(
+    database_url: str, data_dir: Path, openai_url: str, notion_url: str, notion: NotionEmulator
+) -> dict[str, str]:
+    """Only what we set (nothing of the user's BATCHCOOK_/OPENAI_/NOTION_ variables)."""
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BATCHCOOK_", "NOTION_", "OPENAI_", "DBOS"))
+    }
+    return {
+        **keep,
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": f"{openai_url}/v1",
+        "NOTION_TOKEN": notion.token,
+        "NOTION_BASE_URL": notion_url,
+        "NOTION_RECIPES_DATABASE_ID": notion.recipes_database_id,
+        "NOTION_USER_ID": notion.user_id,
+        "BATCHCOOK_DATABASE_URL": database_url,
+        "BATCHCOOK_DATA_DIR": str(data_dir),
+        "BATCHCOOK_NOTION_REQUESTS_PER_SECOND": "1000",
+        "BATCHCOOK_IMAGE_SIZE": "1024x1024",
+        "BATCHCOOK_IMAGE_QUALITY": "low",
+        "BATCHCOOK_DATABASE_POOL_SIZE": "10",
+        "BATCHCOOK_QUEUE_POLL_SECONDS": "0.2",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def scaled(speed: float, jobs: int) -> dict[str, str]:
+    """The default intervals, ``speed`` times shorter (the 2 s collection window is not)."""
+    return {
+        "BATCHCOOK_POLL_INTERVAL": str(10 / speed),
+        "BATCHCOOK_POLL_TIMEOUT": str(300 / speed),
+        "BATCHCOOK_MAX_POLL_INTERVAL": str(300 / speed),
+        "BATCHCOOK_SWEEP_SCHEDULE": f"*/{max(1, round(60 / speed))} * * * * *",
+        "BATCHCOOK_SWEEP_FULL_EVERY": str(3600 / speed),
+        "BATCHCOOK_EXECUTOR_TIMEOUT": "60",
+        "BATCHCOOK_WORKER_CONCURRENCY": str(jobs + 10),
+    }
+
+
+def job_states(database_url: str) -> dict[str, int]:
+    names = ", ".join(f"'{n}'" for n in JOB_WORKFLOWS)
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT status, count(*) FROM dbos.workflow_status WHERE name IN ({names})"
+            " GROUP BY status"
+        ).fetchall()
+    return {status: n for status, n in rows}
+
+
+def run(workers: int, jobs: int, speed: float) -> dict[str, Any]:
+    clock = ScaledClock(speed)
+    openai = OpenAIEmulator(clock=clock)
+    openai.faults.default_batch = BATCH
+    notion = NotionEmulator(rate=None)
+    with (
+        serve(openai.app) as openai_url,
+        serve(notion.app) as notion_url,
+        fresh_database() as database_url,
+        tempfile.TemporaryDirectory() as tmp,
+        ExitStack() as stack,
+    ):
+        env = {
+            **environment(database_url, Path(tmp), openai_url, notion_url, notion),
+            **scaled(speed, jobs),
+        }
+        cli = [sys.executable, "-m", "batchcook"]
+        prompts = Path(tmp) / "prompts.txt"
+        prompts.write_text("".join(f"shared soup {i}\n" for i in range(jobs)))
+        procs: list[subprocess.Popen[bytes]] = []
+        stack.callback(_stop, procs)
+        for i in range(workers):
+            log = stack.enter_context(open(Path(tmp) / f"worker-{i}.log", "wb"))
+            procs.append(
+                subprocess.Popen(
+                    [*cli, "worker"],
+                    env={**env, "DBOS__VMID": f"worker-{i}"},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        started = time.monotonic()
+        queued = subprocess.run(
+            [*cli, "create", "--file", str(prompts)], env=env, capture_output=True, text=True
+        )
+        if queued.returncode != 0:
+            raise SystemExit(f"create --file failed: {queued.stderr[-2000:]}")
+        deadline = started + 20 * 60 / speed * 4 + 300
+        while True:
+            states = job_states(database_url)
+            if sum(n for s, n in states.items() if s not in ("PENDING", "ENQUEUED")) >= jobs:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{workers} workers: jobs not ended in time: {states}")
+            time.sleep(1)
+        wall = time.monotonic() - started
+        _stop(procs)
+    kinds = categorize(openai.calls, len(openai.state.batches))
+    return {
+        "workers": workers,
+        "calls": sum(kinds.values()),
+        "kinds": dict(kinds),
+        "batches": len(openai.state.batches),
+        "wall_s": round(wall, 1),
+        "states": states,
+        "pages": len(notion.pages()),
+    }
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
+    args = parser.parse_args()
+    print(f"{args.jobs} jobs, 20-minute batches, clock x{args.speed:g}, PostgreSQL")
+    print(f"{'workers':>7} {'calls':>6} {'calls/job':>9} {'polls':>6} {'batches':>7} {'wall s':>7}")
+    results = []
+    for workers in args.workers:
+        r = run(workers, args.jobs, args.speed)
+        results.append(r)
+        polls = r["kinds"].get("poll", 0)
+        print(
+            f"{workers:>7} {r['calls']:>6} {r['calls'] / args.jobs:>9.3f} {polls:>6}"
+            f" {r['batches']:>7} {r['wall_s']:>7.1f}  jobs {r['states']}  pages {r['pages']}"
+            f"  {r['kinds']}",
+            flush=True,
+        )
+    if len(results) > 1:
+        base = results[0]["calls"]
+        for r in results[1:]:
+            print(
+                f"{r['workers']} workers / {results[0]['workers']}: calls "
+                f"{r['calls'] / base:.2f}x (goal <= 1)"
+            )
+
+
+if __name__ == "__main__":
+    main()
