@@ -16,19 +16,21 @@ Usage: python bench/workers_calls.py [--jobs 300] [--speed 10] [--workers 1 3]
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from kill_trials import (  # type: ignore[import-not-found]
+    batchcook,
+    fresh_database,
+    start_worker,
+    worker_env,
+)
 from slow_jobs import BATCH, categorize  # type: ignore[import-not-found]
 
 from batchcook.testing.notion_emulator import NotionEmulator
@@ -36,49 +38,10 @@ from batchcook.testing.openai_emulator import OpenAIEmulator, ScaledClock
 from batchcook.testing.server import serve
 from batchcook.workflows.names import JOB_WORKFLOWS
 
-PG = "postgresql://postgres@127.0.0.1:5432"
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"batchcook_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        yield f"{PG}/{name}"  # DBOS creates it
-    finally:
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def environment(
-    database_url: str, data_dir: Path, openai_url: str, notion_url: str, notion: NotionEmulator
-) -> dict[str, str]:
-    """Only what we set (nothing of the user's BATCHCOOK_/OPENAI_/NOTION_ variables)."""
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("BATCHCOOK_", "NOTION_", "OPENAI_", "DBOS"))
-    }
-    return {
-        **keep,
-        "OPENAI_API_KEY": "sk-bench",
-        "OPENAI_BASE_URL": f"{openai_url}/v1",
-        "NOTION_TOKEN": notion.token,
-        "NOTION_BASE_URL": notion_url,
-        "NOTION_RECIPES_DATABASE_ID": notion.recipes_database_id,
-        "NOTION_USER_ID": notion.user_id,
-        "BATCHCOOK_DATABASE_URL": database_url,
-        "BATCHCOOK_DATA_DIR": str(data_dir),
-        "BATCHCOOK_NOTION_REQUESTS_PER_SECOND": "1000",
-        "BATCHCOOK_IMAGE_SIZE": "1024x1024",
-        "BATCHCOOK_IMAGE_QUALITY": "low",
-        "BATCHCOOK_DATABASE_POOL_SIZE": "10",
-        "BATCHCOOK_QUEUE_POLL_SECONDS": "0.2",
-        "PYTHONUNBUFFERED": "1",
-    }
-
 
 def scaled(speed: float, jobs: int) -> dict[str, str]:
-    """The default intervals, ``speed`` times shorter (the 2 s collection window is not)."""
+    """The default intervals, ``speed`` times shorter (the 2 s collection window is not),
+    over the crash trials' worker environment."""
     return {
         "BATCHCOOK_POLL_INTERVAL": str(10 / speed),
         "BATCHCOOK_POLL_TIMEOUT": str(300 / speed),
@@ -87,6 +50,7 @@ def scaled(speed: float, jobs: int) -> dict[str, str]:
         "BATCHCOOK_SWEEP_FULL_EVERY": str(3600 / speed),
         "BATCHCOOK_EXECUTOR_TIMEOUT": "60",
         "BATCHCOOK_WORKER_CONCURRENCY": str(jobs + 10),
+        "BATCHCOOK_OPENAI_MAX_RETRIES": "5",
     }
 
 
@@ -108,32 +72,23 @@ def run(workers: int, jobs: int, speed: float) -> dict[str, Any]:
     with (
         serve(openai.app) as openai_url,
         serve(notion.app) as notion_url,
-        fresh_database() as database_url,
         tempfile.TemporaryDirectory() as tmp,
+        fresh_database("postgres", Path(tmp)) as database_url,
         ExitStack() as stack,
     ):
         env = {
-            **environment(database_url, Path(tmp), openai_url, notion_url, notion),
+            **worker_env(database_url, Path(tmp), openai_url, notion_url, notion),
             **scaled(speed, jobs),
         }
-        cli = [sys.executable, "-m", "batchcook"]
         prompts = Path(tmp) / "prompts.txt"
         prompts.write_text("".join(f"shared soup {i}\n" for i in range(jobs)))
         procs: list[subprocess.Popen[bytes]] = []
         stack.callback(_stop, procs)
         for i in range(workers):
-            log = stack.enter_context(open(Path(tmp) / f"worker-{i}.log", "wb"))
-            procs.append(
-                subprocess.Popen(
-                    [*cli, "worker"],
-                    env={**env, "DBOS__VMID": f"worker-{i}"},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+            procs.append(start_worker(env, f"worker-{i}", Path(tmp) / f"worker-{i}.log"))
         started = time.monotonic()
         queued = subprocess.run(
-            [*cli, "create", "--file", str(prompts)], env=env, capture_output=True, text=True
+            batchcook("create", "--file", str(prompts)), env=env, capture_output=True, text=True
         )
         if queued.returncode != 0:
             raise SystemExit(f"create --file failed: {queued.stderr[-2000:]}")

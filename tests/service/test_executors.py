@@ -9,7 +9,15 @@ import psycopg
 import pytest
 from cli_procs import PG_ADMIN, fresh_database, postgres_available
 
-from batchcook.workflows import executors
+from batchcook.workflows import executors, sweep
+from batchcook.workflows.names import (
+    COLLECT_QUEUE,
+    COLLECT_ROUND,
+    CREATE_RECIPE,
+    FOLLOW_ROUND,
+    MODIFY_RECIPE,
+    QUEUE,
+)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -33,3 +41,13 @@ def test_concurrent_starts_and_stale_executors(backend: str, tmp_path: Path) -> 
         finally:
             for e in engines:
                 e.dispose()
+
+
+def test_a_dead_executors_rounds_resume_off_the_job_queue() -> None:
+    """Jobs asleep in every job-queue slot wait for their round's follower: a follower
+    resumed onto that queue would wait for them in turn (seen in the scale-out test)."""
+    assert sweep.queue_for(CREATE_RECIPE) == QUEUE
+    assert sweep.queue_for(MODIFY_RECIPE) == QUEUE
+    assert sweep.queue_for(COLLECT_ROUND) == COLLECT_QUEUE
+    assert sweep.queue_for(FOLLOW_ROUND) is None  # DBOS's internal queue: no slot limit
+    assert sweep.queue_for("sweep") is None

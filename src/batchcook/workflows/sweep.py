@@ -34,7 +34,13 @@ from batchcook.generation.batch.facts import (
 from batchcook.workflows import executors, job_index, marks, parts, watch
 from batchcook.workflows.collector import RESUBMITTED, round_of
 from batchcook.workflows.install import install_id
-from batchcook.workflows.names import JOB_EVENT, JOB_WORKFLOWS, QUEUE
+from batchcook.workflows.names import (
+    COLLECT_QUEUE,
+    COLLECT_ROUND,
+    JOB_EVENT,
+    JOB_WORKFLOWS,
+    QUEUE,
+)
 from batchcook.workflows.runtime import runtime
 from batchcook.workflows.steps import Outcome, _guard
 
@@ -112,6 +118,19 @@ async def sweep_act(cancel: list[str], delete: list[str]) -> Outcome:
     return await _guard("sweep_act", work)
 
 
+def queue_for(workflow_name: str | None) -> str | None:
+    """The queue a dead executor's workflow resumes on: a job on the job queue (its slots
+    bound what a worker runs at once), a collector round on the collector's, anything else
+    (a round's follower, a sweep) on DBOS's internal queue, which has no limit. A follower
+    resumed on the job queue waits for a slot that sleeping jobs hold while they wait for
+    it: seen as a deadlock with 50 jobs asleep in 2 × 25 slots."""
+    if workflow_name in JOB_WORKFLOWS:
+        return QUEUE
+    if workflow_name == COLLECT_ROUND:
+        return COLLECT_QUEUE
+    return None
+
+
 @DBOS.step(name="fail_over")
 async def fail_over() -> Outcome:
     """Resume the jobs of executors whose heartbeat stopped (they died for good)."""
@@ -128,7 +147,7 @@ async def fail_over() -> Outcome:
                     status="PENDING", executor_id=executor_id, load_input=False, load_output=False
                 )
                 for w in pending:
-                    await DBOS.resume_workflow_async(w.workflow_id, queue_name=QUEUE)
+                    await DBOS.resume_workflow_async(w.workflow_id, queue_name=queue_for(w.name))
                 resumed[executor_id] = [w.workflow_id for w in pending]
                 executors.forget(engine, executor_id)
                 log.warning("executor %s is silent: resumed %d jobs", executor_id, len(pending))
