@@ -139,11 +139,17 @@ async def _where(ids: list[str], openai: OpenAIEmulator) -> str:
     return f"jobs {dict(statuses)}, parts {states}, batches {dict(batches)}"
 
 
-def run_one(n: int, speed: float, database_url: str | None, webhooks: bool) -> dict[str, Any]:
+def emulators(speed: float) -> tuple[ScaledClock, OpenAIEmulator, NotionEmulator]:
+    """Both emulators for a slow run: every batch takes BATCH on a clock ``speed`` times
+    faster; Notion unpaced (its pacing is another benchmark's)."""
     clock = ScaledClock(speed)
     openai = OpenAIEmulator(clock=clock)
     openai.faults.default_batch = BATCH
-    notion = NotionEmulator(rate=None)
+    return clock, openai, NotionEmulator(rate=None)
+
+
+def run_one(n: int, speed: float, database_url: str | None, webhooks: bool) -> dict[str, Any]:
+    clock, openai, notion = emulators(speed)
     with (
         serve(openai.app) as openai_url,
         serve(notion.app) as notion_url,

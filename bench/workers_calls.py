@@ -16,7 +16,6 @@ Usage: python bench/workers_calls.py [--jobs 300] [--speed 10] [--workers 1 3]
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
 import tempfile
 import time
@@ -29,12 +28,12 @@ from kill_trials import (  # type: ignore[import-not-found]
     batchcook,
     fresh_database,
     start_worker,
+    stop_worker,
     worker_env,
 )
-from slow_jobs import BATCH, categorize  # type: ignore[import-not-found]
+from slow_jobs import categorize, emulators  # type: ignore[import-not-found]
 
-from batchcook.testing.notion_emulator import NotionEmulator
-from batchcook.testing.openai_emulator import OpenAIEmulator, ScaledClock
+from batchcook.testing.polling import poll
 from batchcook.testing.server import serve
 from batchcook.workflows.names import JOB_WORKFLOWS
 
@@ -65,10 +64,7 @@ def job_states(database_url: str) -> dict[str, int]:
 
 
 def run(workers: int, jobs: int, speed: float) -> dict[str, Any]:
-    clock = ScaledClock(speed)
-    openai = OpenAIEmulator(clock=clock)
-    openai.faults.default_batch = BATCH
-    notion = NotionEmulator(rate=None)
+    _, openai, notion = emulators(speed)
     with (
         serve(openai.app) as openai_url,
         serve(notion.app) as notion_url,
@@ -82,26 +78,26 @@ def run(workers: int, jobs: int, speed: float) -> dict[str, Any]:
         }
         prompts = Path(tmp) / "prompts.txt"
         prompts.write_text("".join(f"shared soup {i}\n" for i in range(jobs)))
-        procs: list[subprocess.Popen[bytes]] = []
-        stack.callback(_stop, procs)
-        for i in range(workers):
-            procs.append(start_worker(env, f"worker-{i}", Path(tmp) / f"worker-{i}.log"))
+        procs = [
+            start_worker(env, f"worker-{i}", Path(tmp) / f"worker-{i}.log") for i in range(workers)
+        ]
+        for proc in procs:
+            stack.callback(stop_worker, proc)
         started = time.monotonic()
         queued = subprocess.run(
             batchcook("create", "--file", str(prompts)), env=env, capture_output=True, text=True
         )
         if queued.returncode != 0:
             raise SystemExit(f"create --file failed: {queued.stderr[-2000:]}")
-        deadline = started + 20 * 60 / speed * 4 + 300
-        while True:
+
+        def ended() -> dict[str, int] | None:
             states = job_states(database_url)
-            if sum(n for s, n in states.items() if s not in ("PENDING", "ENQUEUED")) >= jobs:
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{workers} workers: jobs not ended in time: {states}")
-            time.sleep(1)
+            done = sum(n for s, n in states.items() if s not in ("PENDING", "ENQUEUED"))
+            return states if done >= jobs else None
+
+        timeout = 20 * 60 / speed * 4 + 300
+        states = poll(ended, f"{jobs} jobs to end with {workers} workers", timeout, interval=1)
         wall = time.monotonic() - started
-        _stop(procs)
     kinds = categorize(openai.calls, len(openai.state.batches))
     return {
         "workers": workers,
@@ -112,17 +108,6 @@ def run(workers: int, jobs: int, speed: float) -> dict[str, Any]:
         "states": states,
         "pages": len(notion.pages()),
     }
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def main() -> None:

@@ -255,8 +255,10 @@ async def wake_for_batch(settings: Settings, batch_id: str, delivery: str) -> st
         return f"ignored: delivery {delivery} was already handled"
     # A shared batch's round is on record here: no call to OpenAI to learn whose it is.
     round_id = await parts.run(parts.round_of_batch, settings.database(), batch_id)
-    if round_id is not None and await engine.wake(collector.follower_id(round_id), batch_id):
-        return f"woke job {collector.follower_id(round_id)}"
+    if round_id is not None:
+        ours = collector.follower_id(round_id)
+        if await engine.wake(ours, batch_id):
+            return f"woke job {ours}"
     try:
         async with runtime().openai() as client:
             batch = await client.batches.retrieve(batch_id)

@@ -159,6 +159,10 @@ async def start_job(job: Job, *, enqueue: bool = True) -> str:
     return handle.get_workflow_id()
 
 
+# Workflow statuses that end a job whatever its record last said: it is reported failed.
+DIED = ("ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+
+
 async def get_job(job_id: str) -> Job | None:
     """The job record as last published, or as queued if its workflow has not started."""
     status = await DBOS.get_workflow_status_async(job_id)
@@ -172,14 +176,7 @@ async def get_job(job_id: str) -> Job | None:
         job = Job.model_validate(args[0])
     else:
         job = Job.model_validate(record)
-    if status.status in (
-        "ERROR",
-        "CANCELLED",
-        "MAX_RECOVERY_ATTEMPTS_EXCEEDED",
-    ) and job.status not in (
-        "succeeded",
-        "failed",
-    ):
+    if status.status in DIED and job.status not in ("succeeded", "failed"):
         job.status = "failed"
         if status.status == "CANCELLED":
             job.error = job.error or recipes.JobError(

@@ -55,13 +55,15 @@ def counted(job: Job) -> Job:
     )
 
 
-def put(url: str, job: Job) -> None:
-    """Write the job's row (a replayed publish writes the same again: harmless)."""
-    values = {
-        "status": job.status,
-        "written_at": time.time(),
-        "counted": counted(job).model_dump_json(exclude_defaults=True),
-    }
+def row(job: Job) -> str:
+    """The job's row as stored: what a writer compares to know whether it changed."""
+    return counted(job).model_dump_json(exclude_defaults=True)
+
+
+def put(url: str, job: Job, written: str | None = None) -> None:
+    """Write the job's row (``written``: ``row(job)`` if the caller has it already). A
+    replayed publish writes the same again: harmless."""
+    values = {"status": job.status, "written_at": time.time(), "counted": written or row(job)}
     with _engine(url).begin() as conn:
         if conn.execute(update(index).where(index.c.job_id == job.id).values(**values)).rowcount:
             return

@@ -31,7 +31,6 @@ from batchcook.workflows.names import JOB_WORKFLOWS
 log = logging.getLogger(__name__)
 SCRAPE_WAIT = 0.8  # seconds a scrape waits for fresh records before answering with the last
 READERS = 16  # job records read at once
-DIED = ("ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")  # workflow ended, job did not
 CONTENT_TYPE = instrument.CONTENT_TYPE
 
 
@@ -131,7 +130,7 @@ class JobRecords(Collector):
             elif job is None:
                 async with readers:  # finished, and not in the index: read once
                     job = await engine.get_job(w.workflow_id)
-            if job is not None and w.status in DIED and job.status not in TERMINAL_STATUSES:
+            if job is not None and w.status in engine.DIED and job.status not in TERMINAL_STATUSES:
                 job.status = "failed"  # as engine.get_job reports it
             return job
 

@@ -224,15 +224,7 @@ def view(url: str, job_id: str) -> dict[str, Any]:
             for r in rows
         ],
         "batches": [
-            {
-                "id": b.id,
-                "endpoint": b.endpoint,
-                "attempt": attempt_of.get(b.id, 0),
-                "status": b.status,
-                "completed": b.completed,
-                "failed": b.failed,
-                "total": b.total,
-            }
+            {**_row_state(b), "attempt": attempt_of.get(b.id, 0)}
             for b in sorted(found, key=lambda b: (b.created_at, b.id))
         ],
         "at": time.time(),
@@ -468,17 +460,19 @@ def fresh_states(url: str, batch_ids: list[str], since: float) -> list[dict[str,
     found = {r.id: r for r in rows if r.polled_at is not None and r.polled_at >= since}
     if len(found) < len(set(batch_ids)):
         return None
-    return [
-        {
-            "id": b,
-            "endpoint": found[b].endpoint,
-            "status": found[b].status,
-            "completed": found[b].completed,
-            "failed": found[b].failed,
-            "total": found[b].total,
-        }
-        for b in batch_ids
-    ]
+    return [_row_state(found[b]) for b in batch_ids]
+
+
+def _row_state(row: Any) -> dict[str, Any]:
+    """A batches-table row as ``state_of`` gives a batch."""
+    return {
+        "id": row.id,
+        "endpoint": row.endpoint,
+        "status": row.status,
+        "completed": row.completed,
+        "failed": row.failed,
+        "total": row.total,
+    }
 
 
 def update_batches(url: str, states: Iterable[dict[str, Any]]) -> None:

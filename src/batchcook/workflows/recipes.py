@@ -47,10 +47,10 @@ async def _index(job: Job) -> None:
     """The metrics' copy of the record, written when what the gauges count changed (most
     publishes only move a batch along). Not a step: a replay writes the same row again. Never
     a reason for the job to fail: the gauges read the record of a job missing here."""
-    row = job_index.counted(job).model_dump_json(exclude_defaults=True)
+    row = job_index.row(job)
     if _indexed.get(job.id) != row:
         try:
-            await asyncio.to_thread(job_index.put, runtime().settings.database(), job)
+            await asyncio.to_thread(job_index.put, runtime().settings.database(), job, row)
             _indexed[job.id] = row
         except Exception as err:
             log.warning("job %s: could not index its record for /metrics: %s", job.id, err)

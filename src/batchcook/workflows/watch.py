@@ -193,15 +193,20 @@ class Watch:
         everyone, after a refresh of everything watched). ``states``: what the batches table
         says of some batches (read by another process), over this process's cache."""
         wake: list[tuple[str, str, str]] = []
+        shared = states or {}
+
+        def now_seen(batch_id: str) -> Seen | None:
+            if batch_id in shared:
+                return shared[batch_id]
+            cached = self._cache.get(batch_id)
+            return seen(cached[0]) if cached else None
+
         with self._lock:
-            current = {b: seen(batch) for b, (batch, _) in self._cache.items()}
-            current.update(states or {})
             for job_id, entry in list(self._entries.items()):
-                changed = [
-                    b for b, before in entry.seen.items() if b in current and current[b] != before
-                ]
+                looks = {b: now_seen(b) for b in entry.seen}
+                changed = [b for b, before in entry.seen.items() if looks[b] not in (None, before)]
                 if changed:
-                    wake.append((job_id, changed[0], current[changed[0]][0]))
+                    wake.append((job_id, changed[0], looks[changed[0]][0]))  # type: ignore[index]
                     del self._entries[job_id]  # it registers again after it has looked
                 elif looked is None or job_id in looked:  # its next look: an interval away
                     if job_id in due:
