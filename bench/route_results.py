@@ -13,7 +13,7 @@ SQLite parts table. This bench writes such a file, serves it over HTTP as OpenAI
 
 Printed: seconds, MB/s, peak RSS of each, and routed/baseline throughput.
 
-Usage: python bench/route_results.py [--mb 200] [--keep-file]
+Usage: python bench/route_results.py [--mb 200] [--runs 3]
        python bench/route_results.py --mb 1500      (the 1.5 GB case; needs the disk)
 """
 
@@ -97,22 +97,25 @@ def baseline(path: Path) -> dict[str, float]:
 
 
 def route(path: Path, url: str, workdir: Path) -> dict[str, float]:
-    """``url`` "disk": the same parsing and storing, fed from the file (no HTTP)."""
+    """``url`` "disk": the same parsing and storing, fed from the file (no HTTP); "parse":
+    from disk, parsed and decoded but not stored; "store": only the storing, the same number
+    of images of the same size written by ``parts.route`` in the slices routing uses."""
     from openai import AsyncOpenAI
     from openai.types import Batch
 
     from batchcook.generation.batch import BatchRunner
     from batchcook.generation.batch.runner import route_lines
     from batchcook.workflows import parts
-    from batchcook.workflows.steps import encode
+    from batchcook.workflows.executors import use_wal
 
-    name = "parts-disk" if url == "disk" else "parts-http"
-    database = f"sqlite:///{workdir / name}.sqlite3"
+    workdir = Path(tempfile.mkdtemp(dir=workdir))  # a fresh database each run
+    database = f"sqlite:///{workdir / 'parts'}.sqlite3"
     ids = []
     with path.open("rb") as lines:  # which parts the file answers (not timed)
         for raw in lines:
             start = raw.index(b'"custom_id": "') + len(b'"custom_id": "')
             ids.append(raw[start : raw.index(b'"', start)].decode())
+    use_wal(database)  # as the service puts its system database
     with parts._engine(database).begin() as conn:
         for custom_id in ids:
             conn.execute(
@@ -132,8 +135,18 @@ def route(path: Path, url: str, workdir: Path) -> dict[str, float]:
             )
     before = peak_mb()
 
-    async def sink(results: list[Any]) -> None:
-        await parts.run(parts.route, database, BATCH_ID, [encode(r) for r in results])
+    async def sink(lines: list[parts.Routed]) -> None:
+        if url != "parse":
+            await parts.run(parts.route, database, BATCH_ID, lines)
+
+    async def store_only() -> int:
+        image = os.urandom(IMAGE_B64_BYTES * 3 // 4)
+        text = '{"ok": true, "body": {"data": [{"b64_json": null}]}}'
+        per_slice = 4_000_000 // (IMAGE_B64_BYTES + 1000) + 1  # route_lines' max_bytes
+        for at in range(0, len(ids), per_slice):
+            lines = [parts.Routed(c, True, text, image) for c in ids[at : at + per_slice]]
+            await sink(lines)
+        return len(ids)
 
     async def from_disk() -> AsyncIterator[bytes]:
         with path.open("rb") as data:
@@ -141,19 +154,27 @@ def route(path: Path, url: str, workdir: Path) -> dict[str, float]:
                 yield chunk
 
     async def run() -> int:
-        if url == "disk":
-            return await route_lines(from_disk(), BATCH_ID, sink)
+        if url == "store":
+            return await store_only()
+        if url in ("disk", "parse"):
+            return await route_lines(from_disk(), BATCH_ID, sink, parse=parts.route_line)
         async with AsyncOpenAI(api_key="k", base_url=f"{url}/v1") as client:
             runner = BatchRunner(client)
             batch = Batch.model_construct(id=BATCH_ID)
-            return await runner.stream_results(batch, FILE_ID, sink)
+            return await runner.stream_results(batch, FILE_ID, sink, parse=parts.route_line)
 
     started = time.perf_counter()
     count = asyncio.run(run())
     seconds = time.perf_counter() - started
-    stored = len(parts.results(database, ids[0].rsplit("-", 1)[0]))
-    assert stored == 1, "a routed result was not stored"
+    if url != "parse":
+        stored = len(parts.results(database, ids[0].rsplit("-", 1)[0]))
+        assert stored == 1, "a routed result was not stored"
     return {"seconds": seconds, "lines": count, "peak_mb": peak_mb(), "before_mb": before}
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median time (its own RSS figures with it)."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
 
 
 def child(*args: str) -> dict[str, float]:
@@ -167,7 +188,7 @@ def child(*args: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=200)
-    parser.add_argument("--keep-file", action="store_true")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each (the median is shown)")
     parser.add_argument("--serve", nargs=2, metavar=("PATH", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--baseline", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--route", nargs=3, metavar=("PATH", "URL", "DIR"), help=argparse.SUPPRESS)
@@ -201,19 +222,34 @@ def main() -> None:
                 except httpx.HTTPError:
                     assert time.monotonic() < deadline, "the file server did not start"
                     time.sleep(0.1)
-            base = child("--baseline", str(path))
-            local = child("--route", str(path), "disk", tmp)
-            routed = child("--route", str(path), f"http://127.0.0.1:{port}", tmp)
+            modes = {
+                "baseline": ("--baseline", str(path)),
+                "parse only": ("--route", str(path), "parse", tmp),
+                "store only": ("--route", str(path), "store", tmp),
+                "from disk": ("--route", str(path), "disk", tmp),
+                "over HTTP": ("--route", str(path), f"http://127.0.0.1:{port}", tmp),
+            }
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in modes}
+            for _ in range(args.runs):  # in turn, so a drift in the machine's speed hits all
+                for name, mode in modes.items():
+                    runs[name].append(child(*mode))
+            measured = {name: _median(found) for name, found in runs.items()}
         finally:
             server.terminate()
             server.wait(10)
         print(f"file: {size_mb:,.0f} MB, {lines:,} lines (~1.5 MB base64 image each)")
-        rows = (("baseline", base), ("from disk", local), ("over HTTP", routed))
+        base, local, routed = (measured[n] for n in ("baseline", "from disk", "over HTTP"))
+        rows = measured.items()
+        print(f"median of {args.runs} runs of each, in turn")
         print(f"{'':10} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12} {'vs baseline':>12}")
         for name, r in rows:
             rate = size_mb / r["seconds"]
             ratio = base["seconds"] / r["seconds"]
             print(f"{name:10} {r['seconds']:8.2f} {rate:7.1f} {r['peak_mb']:12.0f} {ratio:11.2f}x")
+        print(
+            "parse only: split, parsed and decoded, nothing stored; store only: the decoded "
+            "images written to the parts table (SQLite, WAL) in the same slices, nothing parsed"
+        )
         print(
             f"peak RSS once imports are loaded (before streaming): {local['before_mb']:.0f} MB; "
             f"growth while routing: {local['peak_mb'] - local['before_mb']:.0f} MB from disk, "

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         ge=0,
         le=3600,
     )
+    # A round gathers past its window while parts keep arriving (a burst that several
+    # processes start over longer than a window), up to this many seconds in all.
+    batch_window_max: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+    )
     file_ttl: int = Field(
         default=3 * 86400,
         ge=3600,

@@ -14,6 +14,7 @@ from dbos import DBOS
 from job_waits import wait_all
 
 from batchcook.config import Settings
+from batchcook.generation.batch.facts import JOB_METADATA
 from batchcook.jobs import Job, new_job_id
 from batchcook.testing.notion_emulator import NotionEmulator
 from batchcook.testing.openai_emulator import BatchPlan, OpenAIEmulator
@@ -65,6 +66,43 @@ async def test_jobs_in_one_window_share_one_batch_per_endpoint(
     with engine_.begin() as conn:
         left = parts.plans.select().where(parts.plans.c.job_id.in_(ids))
         assert conn.execute(left).all() == []
+
+
+async def _looks(openai_emu: OpenAIEmulator) -> list[float]:
+    """What the one round that made this test's batches saw each time it asked how long no
+    part had arrived (its follower's id is on the batches)."""
+    (follower,) = {(b.metadata or {})[JOB_METADATA] for b in openai_emu.state.batches.values()}
+    steps = await DBOS.list_workflow_steps_async(collector.round_of(follower))
+    return [s["output"]["ok"] for s in steps if s["function_name"] == "quiet_for"]
+
+
+async def test_a_burst_longer_than_the_window_forms_one_round(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """Jobs that arrive over longer than a window (several processes starting a burst on a
+    busy machine) are not cut into one round per window: the round gathers on while parts
+    keep arriving. Before, this made two or more batches per endpoint."""
+    _tune(service, batch_window=1.5, batch_window_max=30.0)
+    ids = []
+    for i in range(12):  # 0.3 s apart: 3.6 s in all, each gap well inside the window
+        ids += await _start([f"stew number {i}"])
+        await asyncio.sleep(0.3)
+    done = await wait_all(ids)
+    assert all(j.status == "succeeded" for j in done), [j.error for j in done]
+    batches = list(openai_emu.state.batches.values())
+    assert sorted(b.endpoint for b in batches) == [IMAGES, RESPONSES], len(batches)
+    looks = await _looks(openai_emu)
+    assert looks and looks[0] < 1.5 <= looks[-1], looks  # it gathered past its first window
+
+
+async def test_a_lone_job_s_round_closes_at_its_window(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    _tune(service, batch_window=0.5, batch_window_max=30.0)
+    (done,) = await wait_all(await _start(["one lonely soup"]))
+    assert done.status == "succeeded", done.error
+    looks = await _looks(openai_emu)
+    assert len(looks) == 1 and looks[0] >= 0.5, looks  # one look, no second window
 
 
 async def test_a_line_that_fails_fails_only_its_own_job(

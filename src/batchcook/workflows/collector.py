@@ -44,7 +44,7 @@ from batchcook.workflows import marks, parts, watch
 from batchcook.workflows.install import install_id
 from batchcook.workflows.names import COLLECT_QUEUE, COLLECT_ROUND, FOLLOW_ROUND
 from batchcook.workflows.runtime import runtime
-from batchcook.workflows.steps import Outcome, _guard, encode
+from batchcook.workflows.steps import Outcome, _guard
 
 log = logging.getLogger(__name__)
 ROUND_KEY = "batchcook-round"  # the deduplication id: one round gathers at a time
@@ -53,15 +53,16 @@ ROUTE_SLICE = 32  # result lines stored per transaction while streaming a file
 RESUBMITTED = "resubmitted:"  # the mark of a submit step that ran again after a crash
 
 
-async def join(window: float) -> None:
+async def join(window: float, longest: float = 0.0) -> None:
     """Make sure a round will collect the parts just written: the one gathering now, or a
-    new one that closes ``window`` seconds from now. Called from a job's workflow."""
+    new one that closes ``window`` seconds from now (later while parts keep arriving, at
+    most ``longest`` seconds). Called from a job's workflow."""
     # Not an enqueue delay: DBOS pushes a delayed workflow back each time a duplicate is
     # enqueued (a debounce), so a steady stream of jobs would never be collected. The round
     # sleeps its window itself, and is deduplicated while it does.
     options = SetEnqueueOptions(deduplication_id=ROUND_KEY, duplication_policy="return-existing")
     with options:
-        await DBOS.enqueue_workflow_async(COLLECT_QUEUE, collect_round, window)
+        await DBOS.enqueue_workflow_async(COLLECT_QUEUE, collect_round, window, longest)
 
 
 def follower_id(round_id: str) -> str:
@@ -74,19 +75,41 @@ def round_of(follower: str) -> str:
 
 
 @DBOS.workflow(name=COLLECT_ROUND)
-async def collect_round(window: float = 0.0) -> dict[str, Any]:
-    """Gather for ``window`` seconds (every job joining meanwhile joins this round), claim
-    every waiting part, then hand them to a follower and end, so the next round can gather
-    while these batches run."""
+async def collect_round(window: float = 0.0, longest: float = 0.0) -> dict[str, Any]:
+    """Gather for ``window`` seconds (every job joining meanwhile joins this round), and on
+    while parts keep arriving — until none has for ``window`` seconds, or ``longest`` in all
+    — then claim every waiting part, hand them to a follower and end, so the next round can
+    gather while these batches run. A lone job's parts are ``window`` old when it closes,
+    so it waits no longer than before; a burst that several processes start over longer
+    than a window forms one round, not one per window."""
     round_id = DBOS.workflow_id or ""
     if window > 0:
         await DBOS.sleep_async(window)
+        waited = window
+        while waited < longest:
+            quiet = await quiet_for()
+            if "error" in quiet or quiet["ok"] >= window:
+                break
+            pause = min(window - quiet["ok"], longest - waited)
+            await DBOS.sleep_async(pause)
+            waited += pause
     taken = await claim_parts(round_id)
     if "error" in taken or not taken["ok"]:
         return taken
     with SetWorkflowID(follower_id(round_id)):
         await DBOS.start_workflow_async(follow_round, round_id)
     return taken
+
+
+@DBOS.step(name="quiet_for")
+async def quiet_for() -> Outcome:
+    """Seconds since the newest waiting part was written (a day if there is none)."""
+
+    async def work() -> float:
+        newest = await parts.run(parts.newest_waiting, runtime().settings.database())
+        return 86400.0 if newest is None else max(time.time() - newest, 0.0)
+
+    return await _guard("quiet_for", work)
 
 
 @DBOS.step(name="claim_parts")
@@ -346,8 +369,11 @@ async def route_batch(batch_id: str) -> Outcome:
         settings = runtime().settings
         url = settings.database()
 
-        async def sink(results: list[Any]) -> None:
-            await parts.run(parts.route, url, batch_id, [encode(r) for r in results])
+        async def sink(lines: list[parts.Routed]) -> None:
+            await parts.run(parts.route, url, batch_id, lines)
+
+        def failed(results: list[Failure]) -> list[parts.Routed]:
+            return [parts.routed(r) for r in results]
 
         # The follower saw it end moments ago: the watch's copy names its files (an ended
         # batch's do not change). Another process's watch has none and reads it.
@@ -359,7 +385,9 @@ async def route_batch(batch_id: str) -> Outcome:
             if batch_id not in found:
                 missing = await parts.run(parts.unrouted, url, batch_id)
                 message = f"OpenAI no longer knows batch {batch_id} (404)"
-                await sink([Failure(c, "missing", "not_found", message, batch_id) for c in missing])
+                await sink(
+                    failed([Failure(c, "missing", "not_found", message, batch_id) for c in missing])
+                )
                 gone: list[str] = await parts.run(parts.finish_batch, url, batch_id)
                 return gone
             batch = found[batch_id]
@@ -368,10 +396,12 @@ async def route_batch(batch_id: str) -> Outcome:
             if batch.status != "failed":
                 for file_id in (batch.output_file_id, batch.error_file_id):
                     if file_id:
-                        await runner.stream_results(batch, file_id, sink, ROUTE_SLICE)
+                        await runner.stream_results(
+                            batch, file_id, sink, ROUTE_SLICE, parse=parts.route_line
+                        )
             missing = await parts.run(parts.unrouted, url, batch_id)
             if missing:
-                await sink([_missing(batch, c) for c in missing])
+                await sink(failed([_missing(batch, c) for c in missing]))
             jobs: list[str] = await parts.run(parts.finish_batch, url, batch_id)
             if settings.delete_files:
                 files = files_of([batch.input_file_id], [batch])

@@ -233,7 +233,8 @@ async def _hand_over(job: Job, pending: list[dict[str, Any]], attempt: int) -> d
     enqueued = await _again(steps.enqueue_parts, job.id, pending, attempt)
     if "error" in enqueued:
         return enqueued
-    await collector.join(runtime().settings.batch_window)
+    settings = runtime().settings
+    await collector.join(settings.batch_window, settings.batch_window_max)
     if job.status in ("queued", "generating"):
         job.status = "submitted"
         await publish(job)
@@ -303,7 +304,7 @@ async def _wait_for_parts(
         ):
             # The round this job joined had closed already: gather a new one.
             rejoined = view["at"]
-            await collector.join(settings.batch_window)
+            await collector.join(settings.batch_window, settings.batch_window_max)
         unfinished = sorted({p["batch_id"] or p["custom_id"] for p in mine if p["state"] != "done"})
         states = {b.id: b.status for b in job.batches}
         timed_out = foreground and waited >= settings.poll_timeout

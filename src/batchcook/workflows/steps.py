@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,7 @@ from dbos import DBOS
 from batchcook.config import Mode
 from batchcook.errors import BatchcookError
 from batchcook.generation import direct
-from batchcook.generation.batch import Failure, Result, Success
+from batchcook.generation.batch.results import decode, encode
 from batchcook.generation.catalog import Tier, load_catalog
 from batchcook.generation.generate import check_models, interpret
 from batchcook.generation.plan import Part, plan
@@ -154,28 +153,6 @@ async def call_parts(job_id: str, planned: list[dict[str, Any]], attempt: int) -
         return out
 
     return await _guard("call_parts", work)
-
-
-def encode(result: Result, tier: str = "batch") -> dict[str, Any]:
-    """A result as plain data (steps' outputs are checkpointed)."""
-    data = dataclasses.asdict(result)
-    data["tier"] = tier
-    if isinstance(result, Failure):
-        data["retryable"] = result.retryable
-    return data
-
-
-def decode(data: dict[str, Any]) -> Result:
-    if data["ok"]:
-        return Success(data["custom_id"], data["body"], data["batch_id"])
-    return Failure(
-        data["custom_id"],
-        data["kind"],
-        data["code"],
-        data["message"],
-        data["batch_id"],
-        data["status_code"],
-    )
 
 
 def _generated(gen: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,3 +64,25 @@ class Failure:
 
 
 Result = Success | Failure
+
+
+def encode(result: Result, tier: str = "batch") -> dict[str, Any]:
+    """A result as plain data: what a workflow step checkpoints and the service stores."""
+    data = dataclasses.asdict(result)
+    data["tier"] = tier
+    if isinstance(result, Failure):
+        data["retryable"] = result.retryable
+    return data
+
+
+def decode(data: dict[str, Any]) -> Result:
+    if data["ok"]:
+        return Success(data["custom_id"], data["body"], data["batch_id"])
+    return Failure(
+        data["custom_id"],
+        data["kind"],
+        data["code"],
+        data["message"],
+        data["batch_id"],
+        data["status_code"],
+    )

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import openai
@@ -51,6 +51,50 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
 
 
 TRANSPORT_ERRORS = _transport_errors()
+
+
+def parse_line(raw: str | bytes, batch_id: str) -> Result:
+    """One output or error file line as a result (a line that is not JSON fails alone)."""
+    try:
+        line: dict[str, Any] = orjson.loads(raw)
+        custom_id = str(line["custom_id"])
+    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        match = _CUSTOM_ID.search(raw)
+        if match is None:
+            raise ValueError(
+                f"batch {batch_id} returned an unreadable line with no custom_id: {raw[:120]!r}"
+            ) from None
+        return Failure(
+            match.group(1),
+            "malformed",
+            "malformed_output_line",
+            f"output line is not valid JSON: {raw[:120]!r}",
+            batch_id,
+        )
+    error = line.get("error")
+    response = line.get("response") or {}
+    status = response.get("status_code")
+    if error:
+        code = error.get("code")
+        kind = {"batch_expired": "expired", "batch_cancelled": "cancelled"}.get(code, "http_error")
+        return Failure(custom_id, kind, code, error.get("message", ""), batch_id, status)  # type: ignore[arg-type]
+    body = response.get("body") or {}
+    if status == 200:
+        return Success(custom_id, body, batch_id)
+    api_error = body.get("error") or {}
+    return Failure(
+        custom_id,
+        "http_error",
+        api_error.get("code"),
+        api_error.get("message", f"HTTP {status}"),
+        batch_id,
+        status,
+    )
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -330,22 +374,24 @@ class BatchRunner:
         self,
         batch: Batch,
         file_id: str,
-        sink: Callable[[list[Result]], Awaitable[None]],
+        sink: Callable[[list[T]], Awaitable[None]],
         size: int = 32,
         max_bytes: int = 4_000_000,
+        parse: Callable[[bytes, str], T] = parse_line,  # type: ignore[assignment]
     ) -> int:
         """Hand one result file to ``sink`` at most ``size`` lines (and about ``max_bytes``)
         at a time, never holding more: a 1.5 GB file of images streams in flat memory. A
         dropped connection starts the file over (the sink must take a line twice: it stores
-        by custom id)."""
+        by custom id). ``parse`` turns a line into what the sink takes (a ``Result`` unless
+        the caller stores something leaner, as the service does)."""
         for attempt in range(1, self.download_attempts + 1):
             try:
                 async with (
                     self._slots,
                     self.client.files.with_streaming_response.content(file_id) as response,
                 ):
-                    chunks = response.iter_bytes(1 << 20)
-                    return await route_lines(chunks, batch.id, sink, size, max_bytes)
+                    chunks = response.iter_bytes()  # as they arrive: no re-chunking copy
+                    return await route_lines(chunks, batch.id, sink, size, max_bytes, parse)
             except TRANSPORT_ERRORS as err:
                 log.warning(
                     "download of %s broke (%s), attempt %d/%d",
@@ -418,17 +464,20 @@ class BatchRunner:
 async def route_lines(
     chunks: AsyncIterator[bytes],
     batch_id: str,
-    sink: Callable[[list[Result]], Awaitable[None]],
+    sink: Callable[[list[T]], Awaitable[None]],
     size: int = 32,
     max_bytes: int = 4_000_000,
+    parse: Callable[[bytes, str], T] = parse_line,  # type: ignore[assignment]
 ) -> int:
-    """A result file's bytes → results, handed to ``sink`` in slices; returns the count.
-    One slice is stored while the next is read and parsed (at most two held)."""
-    count, pending, held = 0, [], 0
+    """A result file's bytes → results (``parse`` of each line), handed to ``sink`` in
+    slices; returns the count. One slice is stored while the next is read and parsed (at
+    most two held)."""
+    count, held = 0, 0
+    pending: list[T] = []
     storing: asyncio.Future[None] | None = None
     try:
         async for raw in _lines(chunks):
-            pending.append(_parse_line(raw, batch_id))
+            pending.append(parse(raw, batch_id))
             held += len(raw)
             if len(pending) >= size or held >= max_bytes:
                 if storing is not None:
@@ -448,18 +497,23 @@ async def route_lines(
 
 async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """Non-blank lines as bytes, split here rather than decoded to text first: a 1.5 MB
-    line of base64 goes to the JSON parser as it came."""
-    buffer = bytearray()
+    line of base64 goes to the JSON parser as it came. A line is copied once, when it is
+    joined from the pieces of the chunks it spans."""
+    pieces: list[memoryview] = []
     async for chunk in chunks:
-        buffer += chunk
+        view = memoryview(chunk)
         start = 0
-        while (end := buffer.find(b"\n", start)) >= 0:
-            if end > start and buffer[start:end].strip():
-                yield bytes(buffer[start:end])
+        while (end := chunk.find(b"\n", start)) >= 0:
+            line = b"".join((*pieces, view[start:end])) if pieces else chunk[start:end]
+            pieces.clear()
+            if line.strip():
+                yield line
             start = end + 1
-        del buffer[:start]
-    if buffer.strip():
-        yield bytes(buffer)
+        if start < len(chunk):
+            pieces.append(view[start:])
+    line = b"".join(pieces)
+    if line.strip():
+        yield line
 
 
 def files_of(input_file_ids: Iterable[str], batches: Iterable[Batch]) -> list[str]:
@@ -477,43 +531,3 @@ def batch_failure(batch: Batch, custom_id: str) -> Failure:
         or "the batch failed without errors"
     )
     return Failure(custom_id, "batch_failed", errors[0].code if errors else None, message, batch.id)
-
-
-def _parse_line(raw: str | bytes, batch_id: str) -> Result:
-    try:
-        line: dict[str, Any] = orjson.loads(raw)
-        custom_id = str(line["custom_id"])
-    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError):
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", "replace")
-        match = _CUSTOM_ID.search(raw)
-        if match is None:
-            raise ValueError(
-                f"batch {batch_id} returned an unreadable line with no custom_id: {raw[:120]!r}"
-            ) from None
-        return Failure(
-            match.group(1),
-            "malformed",
-            "malformed_output_line",
-            f"output line is not valid JSON: {raw[:120]!r}",
-            batch_id,
-        )
-    error = line.get("error")
-    response = line.get("response") or {}
-    status = response.get("status_code")
-    if error:
-        code = error.get("code")
-        kind = {"batch_expired": "expired", "batch_cancelled": "cancelled"}.get(code, "http_error")
-        return Failure(custom_id, kind, code, error.get("message", ""), batch_id, status)  # type: ignore[arg-type]
-    body = response.get("body") or {}
-    if status == 200:
-        return Success(custom_id, body, batch_id)
-    api_error = body.get("error") or {}
-    return Failure(
-        custom_id,
-        "http_error",
-        api_error.get("code"),
-        api_error.get("message", f"HTTP {status}"),
-        batch_id,
-        status,
-    )
