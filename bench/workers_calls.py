@@ -10,7 +10,14 @@ emulator clock ``--speed`` times faster (the service's intervals scaled alike, a
 wall time, how the jobs ended; then the ratio of the 3-worker calls to the 1-worker calls
 in the same session (goal: at most 1).
 
-Usage: python bench/workers_calls.py [--jobs 300] [--speed 10] [--workers 1 3]
+Without webhooks the follower of a round polls every ``BATCHCOOK_POLL_INTERVAL`` for the
+foreground (``BATCHCOOK_POLL_TIMEOUT``, scaled to 30 s here) from when its batches were
+created: a lone worker busy starting 300 jobs may begin following after that and so skip
+those polls, which the 3-worker run makes. ``--webhooks`` takes the foreground out of the
+comparison: a ``batchcook serve --no-worker`` process takes the emulator's signed
+``batch.*`` events (``OPENAI_WEBHOOK_SECRET`` set everywhere) and wakes the follower.
+
+Usage: python bench/workers_calls.py [--jobs 300] [--speed 10] [--workers 1 3] [--webhooks]
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from kill_trials import (  # type: ignore[import-not-found]
     batchcook,
@@ -31,10 +39,10 @@ from kill_trials import (  # type: ignore[import-not-found]
     stop_worker,
     worker_env,
 )
-from slow_jobs import categorize, emulators  # type: ignore[import-not-found]
+from slow_jobs import WHSEC, categorize, emulators  # type: ignore[import-not-found]
 
 from batchcook.testing.polling import poll
-from batchcook.testing.server import serve
+from batchcook.testing.server import free_port, serve
 from batchcook.workflows.names import JOB_WORKFLOWS
 
 
@@ -63,7 +71,33 @@ def job_states(database_url: str) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-def run(workers: int, jobs: int, speed: float) -> dict[str, Any]:
+def start_api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``batchcook serve --no-worker``: where OpenAI's webhook events arrive."""
+    port = free_port("127.0.0.1")
+    out = log.open("wb")
+    proc = subprocess.Popen(
+        batchcook("serve", "--no-worker", "--port", str(port)),
+        env={**env, "DBOS__VMID": "api"},
+        cwd=log.parent,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    out.close()
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"the API exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    poll(up, "the API to start", 60, interval=0.2)
+    return proc, url
+
+
+def run(workers: int, jobs: int, speed: float, webhooks: bool = False) -> dict[str, Any]:
     _, openai, notion = emulators(speed)
     with (
         serve(openai.app) as openai_url,
@@ -76,6 +110,13 @@ def run(workers: int, jobs: int, speed: float) -> dict[str, Any]:
             **worker_env(database_url, Path(tmp), openai_url, notion_url, notion),
             **scaled(speed, jobs),
         }
+        if webhooks:
+            env["OPENAI_WEBHOOK_SECRET"] = WHSEC
+            env["BATCHCOOK_WEBHOOK_POLL_INTERVAL"] = str(1800 / speed)
+            api, api_url = start_api(env, Path(tmp) / "api.log")
+            stack.callback(stop_worker, api)
+            openai.send_webhooks(f"{api_url}/api/openai/webhook", WHSEC)
+            stack.callback(setattr, openai.state, "webhook", None)  # stops its ticker
         prompts = Path(tmp) / "prompts.txt"
         prompts.write_text("".join(f"shared soup {i}\n" for i in range(jobs)))
         procs = [
@@ -115,12 +156,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--webhooks", action="store_true", help="OpenAI webhooks on")
     args = parser.parse_args()
-    print(f"{args.jobs} jobs, 20-minute batches, clock x{args.speed:g}, PostgreSQL")
+    print(
+        f"{args.jobs} jobs, 20-minute batches, clock x{args.speed:g}, PostgreSQL, "
+        f"webhooks {'on' if args.webhooks else 'off'}"
+    )
     print(f"{'workers':>7} {'calls':>6} {'calls/job':>9} {'polls':>6} {'batches':>7} {'wall s':>7}")
     results = []
     for workers in args.workers:
-        r = run(workers, args.jobs, args.speed)
+        r = run(workers, args.jobs, args.speed, args.webhooks)
         results.append(r)
         polls = r["kinds"].get("poll", 0)
         print(
