@@ -73,7 +73,7 @@ async def _looks(openai_emu: OpenAIEmulator) -> list[float]:
     part had arrived (its follower's id is on the batches)."""
     (follower,) = {(b.metadata or {})[JOB_METADATA] for b in openai_emu.state.batches.values()}
     steps = await DBOS.list_workflow_steps_async(collector.round_of(follower))
-    return [s["output"]["ok"] for s in steps if s["function_name"] == "quiet_for"]
+    return [s["output"]["ok"]["quiet"] for s in steps if s["function_name"] == "quiet_for"]
 
 
 async def test_a_burst_longer_than_the_window_forms_one_round(

@@ -85,14 +85,17 @@ async def collect_round(window: float = 0.0, longest: float = 0.0) -> dict[str, 
     round_id = DBOS.workflow_id or ""
     if window > 0:
         await DBOS.sleep_async(window)
-        waited = window
-        while waited < longest:
-            quiet = await quiet_for()
-            if "error" in quiet or quiet["ok"] >= window:
+        opened: float | None = None  # the bound is wall time: a look can be slow under load
+        while longest > window:
+            look = await quiet_for()
+            if "error" in look:
                 break
-            pause = min(window - quiet["ok"], longest - waited)
-            await DBOS.sleep_async(pause)
-            waited += pause
+            quiet, at = look["ok"]["quiet"], look["ok"]["at"]
+            opened = at - window if opened is None else opened
+            left = longest - (at - opened)
+            if quiet >= window or left <= 0:
+                break
+            await DBOS.sleep_async(min(window - quiet, left))
     taken = await claim_parts(round_id)
     if "error" in taken or not taken["ok"]:
         return taken
@@ -103,11 +106,13 @@ async def collect_round(window: float = 0.0, longest: float = 0.0) -> dict[str, 
 
 @DBOS.step(name="quiet_for")
 async def quiet_for() -> Outcome:
-    """Seconds since the newest waiting part was written (a day if there is none)."""
+    """Seconds since the newest waiting part was written (a day if there is none), and
+    when this was asked."""
 
-    async def work() -> float:
+    async def work() -> dict[str, float]:
         newest = await parts.run(parts.newest_waiting, runtime().settings.database())
-        return 86400.0 if newest is None else max(time.time() - newest, 0.0)
+        at = time.time()
+        return {"quiet": 86400.0 if newest is None else max(at - newest, 0.0), "at": at}
 
     return await _guard("quiet_for", work)
 
