@@ -56,6 +56,8 @@ def _one(err: BaseException) -> bool:
         return any(text in str(err).lower() for text in _DATABASE_BUSY)
     name = type(err).__name__
     module = type(err).__module__
+    if module.startswith("sqlalchemy") and name == "TimeoutError":
+        return True  # no pooled connection free in time: the pool was busy (seen under load)
     if module.startswith("sqlalchemy") and name in ("OperationalError", "DBAPIError"):
         if getattr(err, "connection_invalidated", False):
             return True
