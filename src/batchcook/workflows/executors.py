@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateIndex
 
 BUSY_SECONDS = 30.0  # how long a SQLite connection waits for a lock (DBOS's own: 30 s)
 
@@ -67,7 +68,8 @@ def use_wal(url: str) -> None:
 
 
 def connect(url: str, tables: MetaData = metadata) -> Engine:
-    """An engine on the shared database, with ``tables`` created if they are missing. Its
+    """An engine on the shared database, with ``tables`` and their indexes created if they
+    are missing. Its
     pool is small (at most 3 connections): DBOS's own pool is the one that matters. On
     SQLite it waits for a lock as long as DBOS's own engine does, not sqlite3's 5 s."""
     sqlite = url.startswith("sqlite:///")
@@ -81,6 +83,10 @@ def connect(url: str, tables: MetaData = metadata) -> Engine:
     )
     try:
         tables.create_all(engine)
+        with engine.begin() as conn:  # an index added since an existing table was made
+            for table in tables.tables.values():
+                for index in table.indexes:
+                    conn.execute(CreateIndex(index, if_not_exists=True))
     except DBAPIError:
         # Workers starting together race to create the table (on Postgres even
         # CREATE TABLE IF NOT EXISTS can collide); losing that race is fine.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -44,15 +43,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy.exc import IntegrityError
 
 from batchcook.generation.batch.jsonl import BatchRequest
 from batchcook.generation.batch.results import Result, Success, encode
 from batchcook.generation.batch.runner import parse_line
 from batchcook.workflows.executors import shared
-
-log = logging.getLogger(__name__)
 
 metadata = MetaData()
 parts = Table(
@@ -108,18 +104,7 @@ OPEN = ("waiting", "claimed", "submitted")
 
 
 def _engine(url: str) -> Engine:
-    engine = shared(url, metadata)
-    if url not in _migrated:  # a parts table made before ``by_line`` existed
-        try:
-            with engine.begin() as conn:
-                conn.execute(CreateIndex(by_line, if_not_exists=True))
-        except DBAPIError:  # two processes at once (Postgres): one made it
-            log.info("index %s: made by another process", by_line.name)
-        _migrated.add(url)
-    return engine
-
-
-_migrated: set[str] = set()
+    return shared(url, metadata)
 
 
 # --- results: images kept as bytes ---------------------------------------------------------
@@ -205,13 +190,11 @@ def _image_span(raw: bytes) -> tuple[int, int] | None:
     if at < 0:
         return None
     at += len(_B64_KEY)
-    rest = raw[at : at + 64].lstrip()
-    if not rest.startswith(b":"):
+    head = raw[at : at + 64]
+    rest = head.lstrip()
+    if not rest.startswith(b":") or not rest[1:].lstrip().startswith(b'"'):
         return None
-    rest = rest[1:].lstrip()
-    if not rest.startswith(b'"'):
-        return None
-    start = at + raw[at : at + 64].index(b'"') + 1
+    start = at + head.index(b'"') + 1
     end = raw.find(b'"', start)
     if end - start < _WORTH_CUTTING or raw.find(b"\\", start, end) >= 0:
         return None
