@@ -3,8 +3,9 @@ embedded default) against a bare FastAPI app that does one SQLite insert per req
 
 Both emulators run in processes of their own (`batchcook emulate`), as a real OpenAI and
 Notion would be elsewhere. Each app gets the same load: REQUESTS `POST /api/recipes` from
-CONCURRENCY clients at once. While `serve` takes it, a scraper reads `/metrics` every two
-seconds. Afterwards every job must end; none may fail (a "database is locked" would).
+CONCURRENCY clients at once. While `serve` takes it, a scraper (a process of its own, as
+Prometheus would be) reads `/metrics` every two seconds. Afterwards every job must end; none
+may fail (a "database is locked" would).
 
 Printed: requests/s and p50/p99 latency for each app, their ratios (serve / bare), client
 timeouts, the slowest `/metrics` answer under load, and how the jobs ended. The goal:
@@ -25,7 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,6 @@ async def load(url: str, requests: int, concurrency: int, scrape: str | None) ->
     latencies: list[float] = []
     codes: Counter[str] = Counter()
     job_ids: list[str] = []
-    scrapes: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
@@ -115,21 +115,10 @@ async def load(url: str, requests: int, concurrency: int, scrape: str | None) ->
                     codes[type(err).__name__] += 1
                 latencies.append(time.perf_counter() - started)
 
-        async def scraper() -> None:
-            assert scrape is not None
-            while True:
-                started = time.perf_counter()
-                with suppress(httpx.HTTPError):
-                    await client.get(scrape, timeout=60)
-                scrapes.append(time.perf_counter() - started)
-                await asyncio.sleep(2)
-
         started = time.perf_counter()
-        side = asyncio.create_task(scraper()) if scrape else None
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+        with scraper(scrape) as scrapes:
+            await asyncio.gather(*(one_client() for _ in range(concurrency)))
         wall = time.perf_counter() - started
-        if side:
-            side.cancel()
     latencies.sort()
     return {
         "rps": requests / wall,
@@ -140,6 +129,42 @@ async def load(url: str, requests: int, concurrency: int, scrape: str | None) ->
         "scrape_max": max(scrapes, default=float("nan")),
         "scrapes": len(scrapes),
     }
+
+
+SCRAPER = """
+import select, sys, time, httpx
+while True:
+    started = time.perf_counter()
+    try:
+        httpx.get(sys.argv[1], timeout=60)
+    except httpx.HTTPError:
+        pass
+    print(time.perf_counter() - started, flush=True)
+    if select.select([sys.stdin], [], [], 2)[0]:  # stdin closed: the load has ended
+        break
+"""
+
+
+@contextmanager
+def scraper(url: str | None) -> Iterator[list[float]]:
+    """Read ``url`` every 2 s from a process of its own, as Prometheus would: timed inside
+    the load generator's event loop, a scrape would also count that loop's own lag under 50
+    busy clients. The list holds each scrape's seconds once the block ends."""
+    times: list[float] = []
+    if url is None:
+        yield times
+        return
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRAPER, url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield times
+    finally:
+        out, _ = proc.communicate(timeout=90)  # closes stdin; the scrape under way ends
+        times.extend(float(line) for line in out.split())
 
 
 def job_outcomes(url: str, job_ids: list[str], timeout: float) -> Counter[str]:

@@ -66,13 +66,17 @@ def periods(now: float) -> dict[str, float]:
     return {"daily": day.timestamp(), "monthly": day.replace(day=1).timestamp()}
 
 
+def capped(settings: Settings) -> bool:
+    return bool(settings.daily_budget_usd or settings.monthly_budget_usd)
+
+
 def admit(jobs: list[Job], settings: Settings, *, now: float | None = None) -> None:
     """Check the caps for ``jobs`` together and reserve their estimates; raises
     BudgetExceeded (reserving nothing) when they would pass a cap. A job admitted before
     (the same request id again) is not counted twice. Without caps it does nothing: every
     create passes here, and an estimate nobody checks is wasted work."""
     caps = {"daily": settings.daily_budget_usd, "monthly": settings.monthly_budget_usd}
-    if not any(caps.values()):
+    if not capped(settings):
         return
     estimates = [estimate_job(job, settings) for job in jobs]
     url = settings.database()

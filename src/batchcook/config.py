@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         default=0.0,
         ge=0,
     )
+    # In `serve` (API and jobs in one process) a job waits up to this long to start while
+    # requests are being answered: the API answers first (workflows/intake.py).
+    api_priority_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+    )
     queue_poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -127,7 +127,8 @@ async def admit(
         if problems:
             raise NotReady(problems)
         checked.add((job.mode, job.database_id))
-    await asyncio.to_thread(budget.admit, jobs, settings)
+    if budget.capped(settings):  # a thread hop per request costs, even to do nothing
+        await asyncio.to_thread(budget.admit, jobs, settings)
 
 
 # --- with the engine running ------------------------------------------------------------------

@@ -28,6 +28,7 @@ from batchcook.config import Settings
 from batchcook.doctor import run_doctor
 from batchcook.jobs import Job
 from batchcook.web import mount_gallery
+from batchcook.workflows.intake import CountRequests
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def create_app(
     app = FastAPI(title="batchcook", lifespan=lifespan, default_response_class=SafeJSONResponse)
     app.state.batchcook = state
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CountRequests)  # so this process's jobs let its requests go first
     redact_access_log()
     problems.install(app)
     for area in (ops, recipes, webhooks, jobs):

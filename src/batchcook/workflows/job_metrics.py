@@ -29,7 +29,7 @@ from batchcook.workflows import engine, job_index
 from batchcook.workflows.names import JOB_WORKFLOWS
 
 log = logging.getLogger(__name__)
-SCRAPE_WAIT = 0.8  # seconds a scrape waits for fresh records before answering with the last
+SCRAPE_WAIT = 0.25  # seconds a scrape waits for fresh records before answering with the last
 READERS = 16  # job records read at once
 CONTENT_TYPE = instrument.CONTENT_TYPE
 

@@ -25,7 +25,7 @@ from batchcook.recipes.prompts import (
     modification_prompt,
     modified_image_prompt,
 )
-from batchcook.workflows import collector, job_index, steps, watch
+from batchcook.workflows import collector, intake, job_index, steps, watch
 from batchcook.workflows.names import CREATE_RECIPE, JOB_EVENT, MODIFY_RECIPE
 from batchcook.workflows.runtime import runtime
 
@@ -72,6 +72,7 @@ async def fail(job: Job, error: dict[str, Any]) -> dict[str, Any]:
 @DBOS.workflow(name=CREATE_RECIPE)
 async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     job = Job.model_validate(job_data)
+    await intake.wait_while_busy(runtime().settings.api_priority_seconds)
     generated = await _generate(job, job.prompt, SYSTEM_INSTRUCTIONS, image_prompt(job.prompt))
     if "error" in generated:
         return await fail(job, generated["error"])
@@ -88,6 +89,7 @@ async def create_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
 async def modify_recipe(job_data: dict[str, Any]) -> dict[str, Any]:
     job = Job.model_validate(job_data)
     assert job.page_id is not None
+    await intake.wait_while_busy(runtime().settings.api_priority_seconds)
     current = await _again(steps.read_recipe, job.page_id)
     if "error" in current:
         return await fail(job, current["error"])

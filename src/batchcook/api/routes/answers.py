@@ -6,15 +6,30 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import URLPath
 
 from batchcook import budget, service
 from batchcook.api.deps import app_state
 from batchcook.api.problems import SafeJSONResponse
 from batchcook.jobs import Job
 
+_ID = "JOB-ID"  # what the cached path holds in place of the job id
+
+
+def _job_path(request: Request) -> str:
+    """Looking a route up by name tries every route in turn (the gallery's too): once per
+    app, not once per 202."""
+    state = request.app.state
+    if getattr(state, "job_path", None) is None:
+        state.job_path = request.app.url_path_for("get_job", job_id=_ID)
+    return str(state.job_path)
+
 
 def status_url(request: Request, job_id: str) -> str:
-    return str(request.url_for("get_job", job_id=job_id))
+    """What ``request.url_for("get_job", job_id=...)`` gives, behind a proxy's root path
+    too."""
+    path = URLPath(_job_path(request).replace(_ID, job_id))
+    return str(path.make_absolute_url(request.base_url))
 
 
 def accepted(request: Request, job_id: str, message: str) -> JSONResponse:
