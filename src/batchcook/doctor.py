@@ -16,6 +16,7 @@ import asyncio
 import difflib
 import os
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -424,6 +425,7 @@ class SchemaCache:
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self._ok: dict[str, float] = {}
+        self._checking: dict[str, asyncio.Task[Check]] = {}
 
     def fresh(self, database_id: str) -> bool:
         seen = self._ok.get(database_id)
@@ -431,6 +433,21 @@ class SchemaCache:
 
     def remember(self, database_id: str) -> None:
         self._ok[database_id] = time.monotonic()
+
+    async def check_once(
+        self, database_id: str, check: Callable[[], Coroutine[Any, Any, Check]]
+    ) -> Check:
+        """Run ``check`` for ``database_id``, or wait for the one already running: fifty
+        creates arriving together (a cold start, or the cache just expired) make one pair
+        of Notion reads, not fifty."""
+        loop = asyncio.get_running_loop()
+        task = self._checking.get(database_id)
+        if task is None or task.done() or task.get_loop() is not loop:
+            task = self._checking[database_id] = loop.create_task(check())
+        result = await asyncio.shield(task)
+        if result.ok:
+            self.remember(database_id)
+        return result
 
 
 async def preflight(
@@ -451,9 +468,10 @@ async def preflight(
     if failed or settings.notion_token is None:
         return failed
     target = database_id or settings.notion_recipes_database_id
-    if target and cache is not None and cache.fresh(target):
-        return []
-    check = await notion_database_check(settings, target)
-    if check.ok and target and cache is not None:
-        cache.remember(target)
+    if target and cache is not None:
+        if cache.fresh(target):
+            return []
+        check = await cache.check_once(target, lambda: notion_database_check(settings, target))
+    else:
+        check = await notion_database_check(settings, target)
     return [] if check.ok else [check]

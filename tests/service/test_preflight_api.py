@@ -123,6 +123,24 @@ def test_a_good_database_is_read_once_per_ttl(
     assert len([r for r in notion_emu.journal if r.method == "GET"]) == 6
 
 
+def test_creates_arriving_together_read_the_database_once(
+    service: Settings, notion_emu: NotionEmulator
+) -> None:
+    """A cold start under load: fifty creates at once share one check, not fifty."""
+    cache = SchemaCache(ttl=3600)
+
+    async def together() -> list[list[object]]:
+        return await asyncio.gather(
+            *(
+                preflight(service, mode="batch", database_id=None, today=PINNED_DAY, cache=cache)
+                for _ in range(50)
+            )
+        )
+
+    assert asyncio.run(together()) == [[]] * 50
+    assert len([r for r in notion_emu.journal if r.method == "GET"]) == 2
+
+
 def test_a_refusal_is_not_cached(service: Settings, notion_emu: NotionEmulator) -> None:
     """A database fixed after a refusal is accepted on the next request, not a minute later."""
     cache = SchemaCache(ttl=3600)
