@@ -3,9 +3,9 @@ embedded default) against a bare FastAPI app that does one SQLite insert per req
 
 Both emulators run in processes of their own (`batchcook emulate`), as a real OpenAI and
 Notion would be elsewhere. Each app gets the same load: REQUESTS `POST /api/recipes` from
-CONCURRENCY clients at once. While `serve` takes it, a scraper (a process of its own, as
-Prometheus would be) reads `/metrics` every two seconds. Afterwards every job must end; none
-may fail (a "database is locked" would).
+CONCURRENCY clients at once. While `serve` takes it, and then while its jobs run, a scraper
+(a process of its own, as Prometheus would be) reads `/metrics` every two seconds. Every job
+must end; none may fail (a "database is locked" would).
 
 Printed: requests/s and p50/p99 latency for each app, their ratios (serve / bare), client
 timeouts, the slowest `/metrics` answer under load, and how the jobs ended. The goal:
@@ -225,7 +225,8 @@ def run(requests: int, concurrency: int, worker_process: bool = False) -> None:
             ):
                 wait_until(lambda: httpx.get(f"{serve_url}/healthz").is_success, "serve", 60)
                 served = asyncio.run(load(serve_url, requests, concurrency, f"{serve_url}/metrics"))
-                outcomes = job_outcomes(serve_url, served["job_ids"], 900)
+                with scraper(f"{serve_url}/metrics") as running_scrapes:
+                    outcomes = job_outcomes(serve_url, served["job_ids"], 900)
             locked = (tmp / "serve.log").read_text(errors="replace").count("database is locked")
 
         bare_url = f"http://127.0.0.1:{bare_port}"
@@ -248,7 +249,8 @@ def run(requests: int, concurrency: int, worker_process: bool = False) -> None:
     )
     print(
         f"/metrics under load: slowest of {served['scrapes']} scrapes "
-        f"{served['scrape_max']:.2f} s (goal <= 1 s)"
+        f"{served['scrape_max']:.2f} s; while the jobs ran, slowest of {len(running_scrapes)} "
+        f"{max(running_scrapes, default=float('nan')):.2f} s (goal <= 1 s)"
     )
     print(f"jobs: {dict(outcomes)}; 'database is locked' in the log: {locked}")
 
