@@ -56,7 +56,7 @@ def requests_in_flight(url: str, count: int) -> Iterator[None]:
     for thread in threads:
         thread.start()
     try:
-        poll(lambda: intake._in_flight >= count, timeout=10, what="requests in flight")
+        poll(lambda: intake.in_flight() >= count, timeout=10, what="requests in flight")
         yield
     finally:
         go.set()
@@ -94,6 +94,7 @@ def test_a_job_waits_while_the_api_is_busy_then_runs(
             time.sleep(0.1)
     done = job_waits.wait_job(api, job_id, ("succeeded", "failed"), 30, headers=AUTH)
     assert done["status"] == "succeeded", done["error"]
+    poll(lambda: intake.in_flight() == 0, timeout=10, what="every request counted out")
 
 
 def test_the_wait_is_bounded(api: str, service: Settings) -> None:

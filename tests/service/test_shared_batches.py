@@ -12,6 +12,7 @@ import uuid
 
 from dbos import DBOS
 from job_waits import wait_all
+from pydantic import SecretStr
 
 from batchcook.config import Settings
 from batchcook.generation.batch.facts import JOB_METADATA
@@ -217,6 +218,37 @@ async def test_the_sweep_lists_only_when_a_follower_stopped_reading(
             .values(polled_at=time.time() - 600)
         )
     assert await parts.run(parts.followed, url, 60, [batch["id"]])
+
+
+async def test_a_follower_waiting_on_webhooks_is_not_taken_for_dead(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """With OpenAI webhooks a follower reads its batches only every
+    BATCHCOOK_WEBHOOK_POLL_INTERVAL (30 min); quiet for 20 minutes it is alive, and the
+    sweep does not list for it. Without webhooks the same silence means it died."""
+    url = service.database()
+    batch = {
+        "id": f"batch_{uuid.uuid4().hex}",
+        "endpoint": RESPONSES,
+        "model": "m",
+        "input_file_id": "file-x",
+        "custom_ids": ["x"],
+        "group": uuid.uuid4().hex,
+    }
+    await parts.run(parts.record_batch, url, "round-x", batch, [])
+    with parts._engine(url).begin() as conn:  # made and last read twenty minutes ago
+        conn.execute(
+            parts.batches.update()
+            .where(parts.batches.c.id == batch["id"])
+            .values(created_at=time.time() - 1200, polled_at=time.time() - 1200)
+        )
+    defaults = {"max_poll_interval": 300.0, "webhook_poll_interval": 1800.0}
+    runtime().settings = service.model_copy(update=defaults)
+    assert (await sweep.followers_alive())["ok"] is False
+    runtime().settings = service.model_copy(
+        update={**defaults, "openai_webhook_secret": SecretStr("whsec_dGVzdA==")}
+    )
+    assert (await sweep.followers_alive())["ok"] is True
 
 
 async def test_a_submit_run_again_makes_no_second_batch_and_the_sweep_keeps_listing(

@@ -17,6 +17,7 @@ requests count: a worker process of its own (``batchcook worker``) never waits.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import weakref
 from contextlib import suppress
@@ -28,9 +29,15 @@ QUIET = 0.1  # seconds below that before jobs start
 
 _in_flight = 0
 _busy_until = 0.0  # monotonic time until which the API counts as busy
+_counting = threading.Lock()  # one loop writes in `serve`; tests serve apps in several threads
 _waits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def in_flight() -> int:
+    """Requests this process is answering now."""
+    return _in_flight
 
 
 def busy() -> bool:
@@ -38,12 +45,13 @@ def busy() -> bool:
 
 
 def _note(change: int) -> None:
-    """Written from the API's event loop only; read from the jobs' (a float and an int:
-    a stale read delays or starts one job a moment early, nothing worse)."""
+    """Read without the lock from the jobs' loop: a stale read starts or holds one job a
+    moment early or late, nothing worse; a lost update would hold every later job."""
     global _in_flight, _busy_until
-    if _in_flight + max(change, 0) >= BUSY:
-        _busy_until = time.monotonic() + QUIET
-    _in_flight += change
+    with _counting:
+        if _in_flight + max(change, 0) >= BUSY:
+            _busy_until = time.monotonic() + QUIET
+        _in_flight += change
 
 
 class CountRequests:
