@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 import uuid
+from typing import Any
 
 from dbos import DBOS
 from job_waits import wait_all
@@ -182,13 +183,9 @@ async def test_a_cancelled_job_does_not_cancel_a_batch_another_job_needs(
     assert len(notion_emu.pages()) == 1
 
 
-async def test_the_sweep_lists_only_when_a_follower_stopped_reading(
-    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
-) -> None:
-    """The followers read every live batch already; a minute's sweep lists OpenAI again only
-    when one of them has gone quiet (its process died)."""
-    url = service.database()
-    batch = {
+async def _recorded_batch(url: str) -> dict[str, Any]:
+    """A round's batch in the batches table, as its follower records it after the create."""
+    batch: dict[str, Any] = {
         "id": f"batch_{uuid.uuid4().hex}",
         "endpoint": RESPONSES,
         "model": "m",
@@ -197,6 +194,16 @@ async def test_the_sweep_lists_only_when_a_follower_stopped_reading(
         "group": uuid.uuid4().hex,
     }
     await parts.run(parts.record_batch, url, "round-x", batch, [])
+    return batch
+
+
+async def test_the_sweep_lists_only_when_a_follower_stopped_reading(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """The followers read every live batch already; a minute's sweep lists OpenAI again only
+    when one of them has gone quiet (its process died)."""
+    url = service.database()
+    batch = await _recorded_batch(url)
     with parts._engine(url).begin() as conn:  # made ten minutes ago, never read since
         conn.execute(
             parts.batches.update()
@@ -227,15 +234,7 @@ async def test_a_follower_waiting_on_webhooks_is_not_taken_for_dead(
     BATCHCOOK_WEBHOOK_POLL_INTERVAL (30 min); quiet for 20 minutes it is alive, and the
     sweep does not list for it. Without webhooks the same silence means it died."""
     url = service.database()
-    batch = {
-        "id": f"batch_{uuid.uuid4().hex}",
-        "endpoint": RESPONSES,
-        "model": "m",
-        "input_file_id": "file-x",
-        "custom_ids": ["x"],
-        "group": uuid.uuid4().hex,
-    }
-    await parts.run(parts.record_batch, url, "round-x", batch, [])
+    batch = await _recorded_batch(url)
     with parts._engine(url).begin() as conn:  # made and last read twenty minutes ago
         conn.execute(
             parts.batches.update()
