@@ -31,6 +31,7 @@ from batchcook.generation.catalog import Catalog, Endpoint, load_catalog
 from batchcook.generation.generate import RETIREMENT_WARNING_DAYS
 from batchcook.generation.image_options import size_problem
 from batchcook.recipes import notion_mapping as mapping
+from batchcook.single_flight import SingleFlight
 from batchcook.stores.base import StoreError
 from batchcook.stores.notion import NotionStore, RetryPolicy, schema
 from batchcook.stores.notion.errors import NotionAPIError
@@ -425,7 +426,7 @@ class SchemaCache:
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self._ok: dict[str, float] = {}
-        self._checking: dict[str, asyncio.Task[Check]] = {}
+        self._checking: SingleFlight[Check] = SingleFlight()
 
     def fresh(self, database_id: str) -> bool:
         seen = self._ok.get(database_id)
@@ -440,11 +441,7 @@ class SchemaCache:
         """Run ``check`` for ``database_id``, or wait for the one already running: fifty
         creates arriving together (a cold start, or the cache just expired) make one pair
         of Notion reads, not fifty."""
-        loop = asyncio.get_running_loop()
-        task = self._checking.get(database_id)
-        if task is None or task.done() or task.get_loop() is not loop:
-            task = self._checking[database_id] = loop.create_task(check())
-        result = await asyncio.shield(task)
+        result = await asyncio.shield(self._checking.task(check, database_id))
         if result.ok:
             self.remember(database_id)
         return result

@@ -69,9 +69,9 @@ def use_wal(url: str) -> None:
 
 def connect(url: str, tables: MetaData = metadata) -> Engine:
     """An engine on the shared database, with ``tables`` and their indexes created if they
-    are missing. Its
-    pool is small (at most 3 connections): DBOS's own pool is the one that matters. On
-    SQLite it waits for a lock as long as DBOS's own engine does, not sqlite3's 5 s."""
+    are missing. Its pool is small (at most 3 connections): DBOS's own pool is the one that
+    matters. On SQLite it waits for a lock as long as DBOS's own engine does, not sqlite3's
+    5 s."""
     sqlite = url.startswith("sqlite:///")
     engine = create_engine(
         sqlalchemy_url(url),

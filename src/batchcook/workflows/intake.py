@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import weakref
 from contextlib import suppress
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from batchcook.single_flight import SingleFlight
 
 BUSY = 2  # requests in flight that make the API busy
 QUIET = 0.1  # seconds below that before jobs start
@@ -30,9 +31,7 @@ QUIET = 0.1  # seconds below that before jobs start
 _in_flight = 0
 _busy_until = 0.0  # monotonic time until which the API counts as busy
 _counting = threading.Lock()  # one loop writes in `serve`; tests serve apps in several threads
-_waits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
-    weakref.WeakKeyDictionary()
-)
+_quiet: SingleFlight[None] = SingleFlight()  # one timer for every held job of a loop
 
 
 def in_flight() -> int:
@@ -76,17 +75,11 @@ async def _until_quiet() -> None:
         await asyncio.sleep(QUIET)
 
 
-async def wait_while_busy(limit: float) -> float:
-    """Wait until the API is not busy, at most ``limit`` seconds; how long it waited. All
-    waiters of an event loop share one timer: a thousand held jobs wake once per ``QUIET``,
-    not a thousand times."""
+async def wait_while_busy(limit: float) -> None:
+    """Wait until the API is not busy, at most ``limit`` seconds. All waiters of an event
+    loop share one timer: a thousand held jobs wake once per ``QUIET``, not a thousand
+    times."""
     if limit <= 0 or not busy():
-        return 0.0
-    started = time.monotonic()
-    loop = asyncio.get_running_loop()
-    wait = _waits.get(loop)
-    if wait is None or wait.done():
-        wait = _waits[loop] = loop.create_task(_until_quiet())
+        return
     with suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(wait), timeout=limit)
-    return time.monotonic() - started
+        await asyncio.wait_for(asyncio.shield(_quiet.task(_until_quiet)), timeout=limit)

@@ -25,6 +25,7 @@ from batchcook import instrument
 from batchcook.config import Settings
 from batchcook.generation.catalog import Usage, load_catalog
 from batchcook.jobs import TERMINAL_STATUSES, Job
+from batchcook.single_flight import SingleFlight
 from batchcook.workflows import engine, job_index
 from batchcook.workflows.names import JOB_WORKFLOWS
 
@@ -90,7 +91,7 @@ class JobRecords(Collector):
         self.snapshot: Snapshot | None = None
         self.read_at: float | None = None
         self._finished: dict[str, Job] = {}
-        self._reading: asyncio.Task[Snapshot] | None = None
+        self._reading: SingleFlight[Snapshot] = SingleFlight()
 
     async def fresh(
         self, catalog_path: Any = None, wait: float = SCRAPE_WAIT, url: str | None = None
@@ -99,12 +100,7 @@ class JobRecords(Collector):
         starting) a read takes longer than a scraper should wait, so the scrape answers
         with the last snapshot (``batchcook_jobs_snapshot_age_seconds`` says how old) and
         the read goes on for the next one. One read at a time, however many scrapes."""
-        loop = asyncio.get_running_loop()
-        task = self._reading
-        if task is None or task.done() or task.get_loop() is not loop:
-            task = loop.create_task(self.refresh(catalog_path, url))
-            task.add_done_callback(_log_failure)
-            self._reading = task
+        task = self._reading.task(lambda: self.refresh(catalog_path, url), on_done=_log_failure)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(task), wait)
 

@@ -199,13 +199,15 @@ async def _surplus(batch: dict[str, Any], record: dict[str, Any] | None) -> bool
 async def followers_alive() -> Outcome:
     async def work() -> bool:
         settings = runtime().settings
-        # A follower reads its batches at least every max_poll_interval — or, with OpenAI
+        # A follower reads its batches at least every max_poll_interval — with OpenAI
         # webhooks, every webhook_poll_interval (the event wakes it; the read is the safety
         # net). Judged by the shorter one, a follower waiting on webhooks looked dead after
-        # 8.5 minutes, and every minute's sweep listed again: ~170 calls a day per round.
-        webhooks = settings.openai_webhook_secret is not None
-        cadence = settings.webhook_poll_interval if webhooks else settings.max_poll_interval
-        within = 1.5 * max(cadence, settings.max_poll_interval) + 60
+        # 8.5 minutes, and every minute's sweep listed again: ~20 calls per round each
+        # half hour it waited.
+        cadence = settings.max_poll_interval
+        if settings.openai_webhook_secret is not None:
+            cadence = max(cadence, settings.webhook_poll_interval)
+        within = 1.5 * cadence + 60
         url = settings.database()
         alive: bool = await parts.run(parts.followed, url, within)
         # A submit step that ran again after a crash may have had a create in flight: that
