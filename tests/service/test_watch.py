@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -65,6 +66,52 @@ async def test_waiting_jobs_share_one_poll_and_sleep_until_a_change(
         assert len(looks) <= 8, len(looks)
     assert w.watching() == 0
     assert len(notion_emu.pages()) == len(jobs)
+
+
+async def test_a_long_batch_is_polled_at_the_backed_off_interval_after_self_wakes(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """Past the foreground a round's follower sleeps up to max_poll_interval and then looks
+    again by itself. That wake used to register its watch afresh, from the follower's short
+    interval: a follower of a long batch polled about every minute, not every five."""
+    top = 1.0  # the follower's own interval needs ten of its wakes to reach it
+    runtime().settings = service.model_copy(
+        update={"poll_interval": 0.01, "poll_timeout": 0.2, "max_poll_interval": top}
+    )
+    openai_emu.faults.default_batch = BatchPlan(in_progress=24 * 3600)  # not advanced: runs
+    job = Job(id=new_job_id("create"), kind="create", prompt="slow braise")
+    await engine.start_job(job)
+    await until(lambda: len(openai_emu.state.batches) == 2)
+    (follower,) = {b.metadata["batchcook_job"] for b in openai_emu.state.batches.values()}
+    w = watch.current()
+    intervals: list[float] = []
+
+    def backed_off() -> bool:
+        now = w.interval(follower)
+        if now is not None:
+            intervals.append(now)
+        return now == top
+
+    await poll_async(backed_off, "the watch backing off to max_poll_interval", 30, 0.005)
+    drops = [(a, b) for a, b in itertools.pairwise(intervals) if b < a]
+    assert not drops, f"a wake started the backoff over: {drops[:3]}"
+
+    async def self_wakes() -> int:
+        steps = await DBOS.list_workflow_steps_async(follower)
+        return sum(1 for s in steps if s["function_name"] == "poll_round")
+
+    wakes, calls = await self_wakes(), batch_calls(openai_emu)
+
+    async def three_more() -> bool:  # wakes of its own, max_poll_interval apart
+        assert w.interval(follower) == top, "a wake started the backoff over"
+        return await self_wakes() >= wakes + 3
+
+    await poll_async(three_more, "three wakes of the follower's own", 30, interval=0.02)
+    calls = batch_calls(openai_emu) - calls
+    # One list page per max_poll_interval: a wake of its own reads the watch's copy (a poll
+    # of its own at each wake doubled the calls).
+    assert calls <= 3 + 1, calls
+    assert w.interval(follower) == top
 
 
 async def test_an_unknown_batch_fails_its_job_not_the_others(

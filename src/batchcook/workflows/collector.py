@@ -177,7 +177,14 @@ async def _follow(me: str, batches: list[dict[str, Any]], started: float) -> dic
             if foreground:
                 sleep = min(sleep, max(settings.poll_timeout - waited, 0.01))
             message = await DBOS.recv_async(watch.WAKE_TOPIC, timeout_seconds=sleep)
-            max_age = interval if watch.wake_message(message) or message is None else 0.0
+            max_age = interval if watch.wake_message(message) else 0.0
+            if message is None:
+                # Woke by itself: the watch looks on its own (backed-off) schedule and wakes
+                # this follower on any change, so a copy as old as that schedule is as fresh
+                # as a poll of our own would be. A call here reset nothing but cost one per
+                # max_poll_interval. (A watch that stopped is read directly.)
+                max_age = max(interval, watch.current().interval(me) or 0.0)
+                max_age += settings.poll_interval
         else:
             max_age = 86400.0  # ended batches do not change
         polled = await _again(poll_round, open_ids, max_age)
