@@ -9,7 +9,10 @@ SQLite parts table. This bench writes such a file, serves it over HTTP as OpenAI
 - baseline: read the file from disk line by line and ``orjson.loads`` each line;
 - from disk: the collector's parsing and storing (``route_lines`` into the parts table),
   fed from the file — what the service adds to a plain parse;
-- over HTTP: the same, downloading through the official SDK from a local file server.
+- over HTTP: the same, downloading through the official SDK from a local file server;
+- disk floor: the same decoded images appended to a plain file, flushed to disk (fsync) at
+  the same points as routing commits — what keeping those bytes durably costs on this
+  machine's disk with no database at all, the bound below any way of storing them.
 
 Printed: seconds, MB/s, peak RSS of each, and routed/baseline throughput.
 
@@ -99,7 +102,8 @@ def baseline(path: Path) -> dict[str, float]:
 def route(path: Path, url: str, workdir: Path) -> dict[str, float]:
     """``url`` "disk": the same parsing and storing, fed from the file (no HTTP); "parse":
     from disk, parsed and decoded but not stored; "store": only the storing, the same number
-    of images of the same size written by ``parts.route`` in the slices routing uses."""
+    of images of the same size written by ``parts.route`` in the slices routing uses;
+    "floor": those slices appended to a plain file, each flushed to disk."""
     from openai import AsyncOpenAI
     from openai.types import Batch
 
@@ -143,9 +147,17 @@ def route(path: Path, url: str, workdir: Path) -> dict[str, float]:
         image = os.urandom(IMAGE_B64_BYTES * 3 // 4)
         text = '{"ok": true, "body": {"data": [{"b64_json": null}]}}'
         per_slice = 4_000_000 // (IMAGE_B64_BYTES + 1000) + 1  # route_lines' max_bytes
-        for at in range(0, len(ids), per_slice):
-            lines = [parts.Routed(c, True, text, image) for c in ids[at : at + per_slice]]
-            await sink(lines)
+        with (workdir / "floor.bin").open("wb") as floor:
+            for at in range(0, len(ids), per_slice):
+                lines = [parts.Routed(c, True, text, image) for c in ids[at : at + per_slice]]
+                if url == "floor":
+                    for line in lines:
+                        floor.write(line.text.encode())
+                        floor.write(line.payload or b"")
+                    floor.flush()
+                    os.fsync(floor.fileno())
+                else:
+                    await sink(lines)
         return len(ids)
 
     async def from_disk() -> AsyncIterator[bytes]:
@@ -154,7 +166,7 @@ def route(path: Path, url: str, workdir: Path) -> dict[str, float]:
                 yield chunk
 
     async def run() -> int:
-        if url == "store":
+        if url in ("store", "floor"):
             return await store_only()
         if url in ("disk", "parse"):
             return await route_lines(from_disk(), BATCH_ID, sink, parse=parts.route_line)
@@ -166,7 +178,7 @@ def route(path: Path, url: str, workdir: Path) -> dict[str, float]:
     started = time.perf_counter()
     count = asyncio.run(run())
     seconds = time.perf_counter() - started
-    if url != "parse":
+    if url not in ("parse", "floor"):
         stored = len(parts.results(database, ids[0].rsplit("-", 1)[0]))
         assert stored == 1, "a routed result was not stored"
     return {"seconds": seconds, "lines": count, "peak_mb": peak_mb(), "before_mb": before}
@@ -226,6 +238,7 @@ def main() -> None:
                 "baseline": ("--baseline", str(path)),
                 "parse only": ("--route", str(path), "parse", tmp),
                 "store only": ("--route", str(path), "store", tmp),
+                "disk floor": ("--route", str(path), "floor", tmp),
                 "from disk": ("--route", str(path), "disk", tmp),
                 "over HTTP": ("--route", str(path), f"http://127.0.0.1:{port}", tmp),
             }
@@ -248,7 +261,14 @@ def main() -> None:
             print(f"{name:10} {r['seconds']:8.2f} {rate:7.1f} {r['peak_mb']:12.0f} {ratio:11.2f}x")
         print(
             "parse only: split, parsed and decoded, nothing stored; store only: the decoded "
-            "images written to the parts table (SQLite, WAL) in the same slices, nothing parsed"
+            "images written to the parts table (SQLite, WAL) in the same slices, nothing parsed; "
+            "disk floor: the same slices appended to a plain file, each flushed (fsync)"
+        )
+        floor = measured["disk floor"]
+        print(
+            f"routed from disk runs at {floor['seconds'] / local['seconds']:.2f}x the disk "
+            f"floor's speed; the floor itself is {base['seconds'] / floor['seconds']:.2f}x the "
+            "baseline: the most that any routing storing the images durably can reach here"
         )
         print(
             f"peak RSS once imports are loaded (before streaming): {local['before_mb']:.0f} MB; "
