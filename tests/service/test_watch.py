@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -112,6 +113,35 @@ async def test_a_long_batch_is_polled_at_the_backed_off_interval_after_self_wake
     # of its own at each wake doubled the calls).
     assert calls <= 3 + 1, calls
     assert w.interval(follower) == top
+
+
+async def test_a_round_is_watched_before_its_jobs_hear_of_it(
+    service: Settings, openai_emu: OpenAIEmulator, notion_emu: NotionEmulator
+) -> None:
+    """Telling a round's jobs of their batches is a durable message each (seconds for a few
+    hundred); the foreground's polls count from the submit, so the watch starts first."""
+    runtime().settings = service.model_copy(
+        update={"poll_interval": 0.05, "poll_timeout": 3600, "batch_window": 0.5}
+    )
+    openai_emu.faults.default_batch = BatchPlan(in_progress=600)
+    jobs = [Job(id=new_job_id("create"), kind="create", prompt=f"stew {i}") for i in range(40)]
+    for job in jobs:
+        await engine.start_job(job)
+    w = watch.current()
+    await until(lambda: len(openai_emu.state.batches) == 2)
+    (follower,) = {b.metadata["batchcook_job"] for b in openai_emu.state.batches.values()}
+
+    async def first_told() -> bool:
+        steps = await DBOS.list_workflow_steps_async(follower)
+        return any(s["function_name"] == "DBOS.send" for s in steps)
+
+    await poll_async(first_told, "the round telling its first job", 60, interval=0.005)
+    assert w.watching() == 1, "the jobs heard of their batches before the round watched them"
+    assert len(openai_emu.state.batches) == 2  # one round for all forty
+    openai_emu.advance(600)
+    for job in jobs:
+        done = await wait_for(job.id)
+        assert done.status == "succeeded", done.error
 
 
 async def test_an_unknown_batch_fails_its_job_not_the_others(
