@@ -189,8 +189,8 @@ async def _follow(me: str, batches: list[dict[str, Any]], started: float) -> dic
             if message is None:
                 # Woke by itself: the watch looks on its own (backed-off) schedule and wakes
                 # this follower on any change, so a copy as old as that schedule is as fresh
-                # as a poll of our own would be. A call here reset nothing but cost one per
-                # max_poll_interval. (A watch that stopped is read directly.)
+                # as a poll of our own would be; judged by the follower's shorter interval,
+                # nearly every such wake called OpenAI. (A stopped watch is read directly.)
                 max_age = max(interval, watch.current().interval(me) or 0.0)
                 max_age += settings.poll_interval
         else:

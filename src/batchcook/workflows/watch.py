@@ -96,10 +96,12 @@ class Watch:
         """Wake ``job_id`` when any of ``batches`` differs from what it has seen; look every
         ``interval`` seconds, growing by ``backoff`` up to ``max_interval``.
 
-        Watched again while it still waits (its follower woke by itself, or one of several
-        batches moved), a backed-off schedule goes on where it was: starting over from
-        ``interval`` at each such wake kept a follower of a long batch polling about every
-        minute instead of every ``max_interval`` (six times the calls)."""
+        Watched again while its entry stands (its follower woke by itself, every
+        ``max_interval`` at most), a backed-off schedule goes on where it was. Starting over
+        from the follower's ``interval``, which grows only once per such wake, made a
+        follower of a long batch poll up to six times per ``max_interval`` (fewer at each
+        wake, for some 40 minutes) instead of once. (A change ends the entry: the schedule
+        then starts anew.)"""
         now = time.monotonic()
         entry = _Entry(
             dict(batches), interval, backoff, max(interval, max_interval or interval), now
