@@ -35,9 +35,11 @@ WAKE_TOPIC = watch.WAKE_TOPIC
 
 
 async def publish(job: Job) -> None:
+    """The job index first, then the record: whoever sees a job's new status in its record
+    (a client waiting on it, then scraping /metrics) finds the gauges counting it too."""
     job.updated_at = now()
-    await DBOS.set_event_async(JOB_EVENT, job.model_dump(mode="json"))
     await _index(job)
+    await DBOS.set_event_async(JOB_EVENT, job.model_dump(mode="json"))
 
 
 _indexed: dict[str, str] = {}  # job id -> what this process last wrote to the job index
